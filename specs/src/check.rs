@@ -1,0 +1,662 @@
+//! Validation of a deserialized spec: everything serde cannot see (names, references
+//! between sections, constraints that only make sense for some types, templates).
+//! Collects every problem, each tied to the path of the node it is about.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path as FsPath;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use crate::model::{Field, FieldKind, Prompt, Spec};
+use crate::naming;
+use crate::origin::OriginPattern;
+use crate::positions::{Path, Seg};
+use crate::uri_template::UriTemplate;
+
+/// A problem, located by path.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub path: Path,
+    /// Point at the entry's key rather than its value.
+    pub at_key: bool,
+    pub message: String,
+}
+
+/// Check a spec. `base_dir` is the spec file's directory; when given, files that
+/// resources name must exist there.
+pub fn check(spec: &Spec, base_dir: Option<&FsPath>) -> Vec<Problem> {
+    let mut c = Checker::default();
+    c.server(spec);
+    c.scopes(spec);
+    c.origins(spec);
+    c.tools(spec);
+    c.prompts(spec);
+    c.resources(spec, base_dir);
+    c.problems
+}
+
+#[derive(Default)]
+struct Checker {
+    problems: Vec<Problem>,
+    /// Generated Rust type names and the path that produced them.
+    types: HashMap<String, Path>,
+    /// Generated trait methods and what produced them.
+    methods: HashMap<String, String>,
+}
+
+fn path<const N: usize>(segs: [Seg; N]) -> Path {
+    segs.to_vec()
+}
+
+fn child(parent: &[Seg], seg: impl Into<Seg>) -> Path {
+    let mut p = parent.to_vec();
+    p.push(seg.into());
+    p
+}
+
+impl Checker {
+    fn at_key(&mut self, path: Path, message: impl Into<String>) {
+        self.problems.push(Problem {
+            path,
+            at_key: true,
+            message: message.into(),
+        });
+    }
+
+    fn at_value(&mut self, path: Path, message: impl Into<String>) {
+        self.problems.push(Problem {
+            path,
+            at_key: false,
+            message: message.into(),
+        });
+    }
+
+    fn server(&mut self, spec: &Spec) {
+        let s = &spec.server;
+        if s.name.trim().is_empty() {
+            self.at_value(
+                path(["server".into(), "name".into()]),
+                "server name must not be empty",
+            );
+        }
+        if s.version.trim().is_empty() {
+            self.at_value(
+                path(["server".into(), "version".into()]),
+                "server version must not be empty",
+            );
+        }
+        if let Some(url) = &s.website_url
+            && url::Url::parse(url).is_err()
+        {
+            self.at_value(
+                path(["server".into(), "website_url".into()]),
+                format!("website_url `{url}` is not an absolute URL"),
+            );
+        }
+    }
+
+    fn scopes(&mut self, spec: &Spec) {
+        for (name, scope) in &spec.scopes {
+            let p = path(["scopes".into(), name.into()]);
+            if let Err(e) = naming::check_scope_name(name) {
+                self.at_key(p.clone(), e);
+            }
+            if scope.description.trim().is_empty() {
+                self.at_value(
+                    child(&p, "description"),
+                    format!("scope `{name}` needs a description; it is shown on the consent page"),
+                );
+            }
+        }
+    }
+
+    fn origins(&mut self, spec: &Spec) {
+        for (i, pattern) in spec.origins.allow.iter().enumerate() {
+            if let Err(e) = pattern.parse::<OriginPattern>() {
+                self.at_value(path(["origins".into(), "allow".into(), i.into()]), e);
+            }
+        }
+    }
+
+    /// Register a generated method; false when it clashes (already reported).
+    fn method(&mut self, method: String, owner: String, p: Path) -> bool {
+        if naming::RESERVED_METHODS.contains(&method.as_str()) {
+            self.at_key(
+                p,
+                format!("{owner} would generate the method `{method}`, which the Tools trait reserves; rename it"),
+            );
+            false
+        } else if let Some(first) = self.methods.get(&method) {
+            self.at_key(
+                p,
+                format!(
+                    "{owner} and {first} would both generate the method `{method}`; rename one"
+                ),
+            );
+            false
+        } else {
+            self.methods.insert(method, owner);
+            true
+        }
+    }
+
+    fn type_name(&mut self, name: String, p: &[Seg]) {
+        if let Some(first) = self.types.get(&name) {
+            let first = display_path(first);
+            self.at_key(
+                p.to_vec(),
+                format!(
+                    "this generates the type `{name}`, which `{first}` also generates; rename one"
+                ),
+            );
+        } else {
+            self.types.insert(name, p.to_vec());
+        }
+    }
+
+    fn tools(&mut self, spec: &Spec) {
+        for (name, tool) in &spec.tools {
+            let p = path(["tools".into(), name.into()]);
+            if let Err(e) = naming::check_tool_name(name) {
+                self.at_key(p.clone(), format!("bad tool name: {e}"));
+                continue;
+            }
+            if !self.method(
+                naming::tool_method(name),
+                format!("tool `{name}`"),
+                p.clone(),
+            ) {
+                continue;
+            }
+            if tool.description.trim().is_empty() {
+                self.at_value(
+                    child(&p, "description"),
+                    format!("tool `{name}` needs a description: it is how the model knows when to call it"),
+                );
+            }
+            for (i, scope) in tool.scopes.iter().enumerate() {
+                if !spec.scopes.contains_key(scope) {
+                    let declared: Vec<&str> = spec.scopes.keys().map(String::as_str).collect();
+                    let hint = if declared.is_empty() {
+                        "no scopes are declared".to_string()
+                    } else {
+                        format!("declared: {}", declared.join(", "))
+                    };
+                    self.at_value(
+                        child(&child(&p, "scopes"), i),
+                        format!("tool `{name}` requires scope `{scope}`, which is not declared under `scopes` ({hint})"),
+                    );
+                }
+            }
+            let camel = naming::upper_camel_case(name);
+            self.fields(&tool.input, &child(&p, "input"), format!("{camel}Args"), &p);
+            if let Some(output) = &tool.output {
+                self.fields(output, &child(&p, "output"), format!("{camel}Output"), &p);
+            }
+        }
+    }
+
+    /// A set of named fields that becomes one struct.
+    fn fields(&mut self, fields: &IndexMap<String, Field>, p: &[Seg], ty: String, owner: &[Seg]) {
+        self.type_name(ty.clone(), owner);
+        let mut rust_names: HashMap<String, &str> = HashMap::new();
+        for (name, field) in fields {
+            let fp = child(p, name);
+            if let Err(e) = naming::check_field_name(name) {
+                self.at_key(fp, e);
+                continue;
+            }
+            let snake = naming::snake_case(name);
+            if let Some(first) = rust_names.get(&snake) {
+                self.at_key(
+                    fp.clone(),
+                    format!("fields `{first}` and `{name}` both become the Rust field `{snake}`; rename one"),
+                );
+            } else {
+                rust_names.insert(snake, name);
+            }
+            self.field(
+                field,
+                &fp,
+                format!("{ty}{}", naming::upper_camel_case(name)),
+                true,
+            );
+        }
+    }
+
+    fn field(&mut self, f: &Field, p: &[Seg], ty: String, named: bool) {
+        let kind = f.kind;
+        let not_for = |key: &str, applies: &str| {
+            format!(
+                "`{key}` applies to {applies} fields, not to {} fields",
+                kind.as_str()
+            )
+        };
+        let string_only = [
+            ("min_length", f.min_length.is_some()),
+            ("max_length", f.max_length.is_some()),
+        ];
+        for (key, set) in string_only {
+            if set && kind != FieldKind::String {
+                self.at_key(child(p, key), not_for(key, "string"));
+            }
+        }
+        for (key, set) in [
+            ("minimum", f.minimum.is_some()),
+            ("maximum", f.maximum.is_some()),
+        ] {
+            if set && !matches!(kind, FieldKind::Integer | FieldKind::Number) {
+                self.at_key(child(p, key), not_for(key, "integer and number"));
+            }
+        }
+        if f.values.is_some() && kind != FieldKind::Enum {
+            self.at_key(child(p, "values"), not_for("values", "enum"));
+        }
+        for (key, set) in [
+            ("items", f.items.is_some()),
+            ("min_items", f.min_items.is_some()),
+            ("max_items", f.max_items.is_some()),
+        ] {
+            if set && kind != FieldKind::Array {
+                self.at_key(child(p, key), not_for(key, "array"));
+            }
+        }
+        if f.properties.is_some() && kind != FieldKind::Object {
+            self.at_key(child(p, "properties"), not_for("properties", "object"));
+        }
+        if !named && (f.optional || f.default.is_some()) {
+            let key = if f.optional { "optional" } else { "default" };
+            self.at_key(
+                child(p, key),
+                format!("`{key}` has no meaning for array items"),
+            );
+        }
+        if f.optional && f.default.is_some() {
+            self.at_key(
+                child(p, "optional"),
+                "a field with a `default` is already optional; remove `optional: true`",
+            );
+        }
+        if let (Some(min), Some(max)) = (f.min_length, f.max_length)
+            && min > max
+        {
+            self.at_value(
+                child(p, "min_length"),
+                format!("min_length {min} is greater than max_length {max}"),
+            );
+        }
+        if let (Some(min), Some(max)) = (f.min_items, f.max_items)
+            && min > max
+        {
+            self.at_value(
+                child(p, "min_items"),
+                format!("min_items {min} is greater than max_items {max}"),
+            );
+        }
+        if let (Some(min), Some(max)) = (&f.minimum, &f.maximum)
+            && min.as_f64() > max.as_f64()
+        {
+            self.at_value(
+                child(p, "minimum"),
+                format!("minimum {min} is greater than maximum {max}"),
+            );
+        }
+        if kind == FieldKind::Integer {
+            for (key, bound) in [("minimum", &f.minimum), ("maximum", &f.maximum)] {
+                if let Some(b) = bound
+                    && !(b.is_i64() || b.is_u64())
+                {
+                    self.at_value(
+                        child(p, key),
+                        format!("{key} of an integer field must be an integer, not {b}"),
+                    );
+                }
+            }
+        }
+        match kind {
+            FieldKind::Enum => self.enum_values(f, p, ty),
+            FieldKind::Array => match &f.items {
+                Some(items) => self.field(&items.0, &child(p, "items"), format!("{ty}Item"), false),
+                None => self.at_key(p.to_vec(), "array fields need `items`, e.g. `items: string`"),
+            },
+            FieldKind::Object => match &f.properties {
+                Some(props) => self.fields(props, &child(p, "properties"), ty, p),
+                None => self.at_key(
+                    p.to_vec(),
+                    "object fields need `properties`, e.g. `properties: { name: { type: string } }`",
+                ),
+            },
+            _ => {}
+        }
+        if let Some(default) = &f.default
+            && let Err(e) = check_value(f, default)
+        {
+            self.at_value(
+                child(p, "default"),
+                format!("default does not fit the field: {e}"),
+            );
+        }
+    }
+
+    fn enum_values(&mut self, f: &Field, p: &[Seg], ty: String) {
+        let Some(values) = &f.values else {
+            self.at_key(
+                p.to_vec(),
+                "enum fields need `values`, e.g. `values: [low, high]`",
+            );
+            return;
+        };
+        if values.is_empty() {
+            self.at_value(child(p, "values"), "an enum needs at least one value");
+            return;
+        }
+        self.type_name(ty, p);
+        let mut seen = HashSet::new();
+        let mut variants: HashMap<String, &str> = HashMap::new();
+        for (i, v) in values.iter().enumerate() {
+            let vp = child(&child(p, "values"), i);
+            if !seen.insert(v) {
+                self.at_value(vp, format!("enum value `{v}` is listed twice"));
+                continue;
+            }
+            let variant = naming::upper_camel_case(v);
+            if let Some(first) = variants.get(&variant) {
+                self.at_value(
+                    vp,
+                    format!(
+                        "enum values `{first}` and `{v}` both become the Rust variant `{variant}`"
+                    ),
+                );
+            } else {
+                variants.insert(variant, v);
+            }
+        }
+    }
+
+    fn prompts(&mut self, spec: &Spec) {
+        for (name, prompt) in &spec.prompts {
+            let p = path(["prompts".into(), name.into()]);
+            if let Err(e) = naming::check_tool_name(name) {
+                self.at_key(p.clone(), format!("bad prompt name: {e}"));
+                continue;
+            }
+            if prompt.handler {
+                let _ = self.method(
+                    naming::prompt_method(name),
+                    format!("prompt `{name}`"),
+                    p.clone(),
+                );
+            }
+            for (arg, def) in &prompt.arguments {
+                let ap = child(&child(&p, "arguments"), arg);
+                if let Err(e) = naming::check_field_name(arg) {
+                    self.at_key(ap.clone(), e);
+                }
+                if def.values.as_ref().is_some_and(Vec::is_empty) {
+                    self.at_value(
+                        child(&ap, "values"),
+                        "`values` must list at least one suggestion",
+                    );
+                }
+            }
+            self.prompt_templates(name, prompt, &p);
+        }
+    }
+
+    fn prompt_templates(&mut self, name: &str, prompt: &Prompt, p: &[Seg]) {
+        let templates: Vec<(Path, &str)> = match (&prompt.template, &prompt.messages) {
+            (Some(t), None) => vec![(child(p, "template"), t.as_str())],
+            (None, Some(messages)) if !messages.is_empty() => messages
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    (
+                        child(&child(&child(p, "messages"), i), "text"),
+                        m.text.as_str(),
+                    )
+                })
+                .collect(),
+            (None, Some(_)) => {
+                self.at_value(
+                    child(p, "messages"),
+                    format!("prompt `{name}` has no messages"),
+                );
+                return;
+            }
+            (Some(_), Some(_)) => {
+                self.at_key(
+                    child(p, "messages"),
+                    format!("prompt `{name}` has both `template` and `messages`; use one"),
+                );
+                return;
+            }
+            (None, None) => {
+                self.at_key(
+                    p.to_vec(),
+                    format!("prompt `{name}` needs a `template` or a list of `messages`"),
+                );
+                return;
+            }
+        };
+        let env = minijinja::Environment::new();
+        for (tp, source) in templates {
+            match env.template_from_str(source) {
+                Err(e) => {
+                    let line = e
+                        .line()
+                        .map(|l| format!(" (template line {l})"))
+                        .unwrap_or_default();
+                    let detail = e.detail().unwrap_or("syntax error");
+                    self.at_value(
+                        tp,
+                        format!("prompt `{name}`: template error{line}: {detail}"),
+                    );
+                }
+                Ok(t) if !prompt.handler => {
+                    let mut unknown: Vec<String> = t
+                        .undeclared_variables(false)
+                        .into_iter()
+                        .filter(|v| !prompt.arguments.contains_key(v))
+                        .collect();
+                    unknown.sort();
+                    for v in unknown {
+                        self.at_value(
+                            tp.clone(),
+                            format!("prompt `{name}`: the template uses `{v}`, which is not a declared argument"),
+                        );
+                    }
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+
+    fn resources(&mut self, spec: &Spec, base_dir: Option<&FsPath>) {
+        let mut uris: HashMap<&str, &str> = HashMap::new();
+        for (name, r) in &spec.resources {
+            let p = path(["resources".into(), name.into()]);
+            if let Err(e) = naming::check_tool_name(name) {
+                self.at_key(p.clone(), format!("bad resource name: {e}"));
+                continue;
+            }
+            match url::Url::parse(&r.uri) {
+                Err(e) => self.at_value(
+                    child(&p, "uri"),
+                    format!("`{}` is not an absolute URI: {e}", r.uri),
+                ),
+                Ok(u) if u.fragment().is_some() => self.at_value(
+                    child(&p, "uri"),
+                    format!("resource URI `{}` must not have a fragment", r.uri),
+                ),
+                Ok(_) => {}
+            }
+            if let Some(first) = uris.insert(&r.uri, name) {
+                self.at_value(
+                    child(&p, "uri"),
+                    format!(
+                        "resources `{first}` and `{name}` have the same URI `{}`",
+                        r.uri
+                    ),
+                );
+            }
+            let sources = [r.text.is_some(), r.file.is_some(), r.handler]
+                .iter()
+                .filter(|s| **s)
+                .count();
+            if sources != 1 {
+                self.at_key(
+                    p.clone(),
+                    format!(
+                        "resource `{name}` needs exactly one of `text`, `file` or `handler: true`"
+                    ),
+                );
+            }
+            if r.handler {
+                let _ = self.method(
+                    naming::resource_method(name),
+                    format!("resource `{name}`"),
+                    p.clone(),
+                );
+            }
+            if let (Some(file), Some(dir)) = (&r.file, base_dir)
+                && !dir.join(file).is_file()
+            {
+                self.at_value(
+                    child(&p, "file"),
+                    format!("resource file `{file}` does not exist (paths are relative to the spec file)"),
+                );
+            }
+            self.mime(&r.mime_type, &p);
+        }
+        for (name, t) in &spec.resource_templates {
+            let p = path(["resource_templates".into(), name.into()]);
+            if let Err(e) = naming::check_tool_name(name) {
+                self.at_key(p.clone(), format!("bad resource template name: {e}"));
+                continue;
+            }
+            if let Err(e) = UriTemplate::parse(&t.uri_template) {
+                self.at_value(child(&p, "uri_template"), format!("bad URI template: {e}"));
+            }
+            if !self.method(
+                naming::resource_method(name),
+                format!("resource template `{name}`"),
+                p.clone(),
+            ) {
+                continue;
+            }
+            self.type_name(format!("{}Params", naming::upper_camel_case(name)), &p);
+            self.mime(&t.mime_type, &p);
+        }
+    }
+
+    fn mime(&mut self, mime: &Option<String>, p: &[Seg]) {
+        if let Some(m) = mime {
+            let valid = m.split_once('/').is_some_and(|(a, b)| {
+                !a.is_empty() && !b.is_empty() && !m.contains(char::is_whitespace)
+            });
+            if !valid {
+                self.at_value(
+                    child(p, "mime_type"),
+                    format!("`{m}` is not a MIME type like text/plain"),
+                );
+            }
+        }
+    }
+}
+
+fn display_path(p: &[Seg]) -> String {
+    p.iter()
+        .map(|s| match s {
+            Seg::Key(k) => k.clone(),
+            Seg::Index(i) => i.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Whether a JSON value is valid for a field (used for defaults).
+pub fn check_value(f: &Field, v: &Value) -> Result<(), String> {
+    match f.kind {
+        FieldKind::String => {
+            let s = v
+                .as_str()
+                .ok_or_else(|| format!("expected a string, got {v}"))?;
+            let len = s.chars().count() as u64;
+            if f.min_length.is_some_and(|m| len < m) || f.max_length.is_some_and(|m| len > m) {
+                return Err(format!("length {len} is outside the allowed range"));
+            }
+        }
+        FieldKind::Integer | FieldKind::Number => {
+            let n = if f.kind == FieldKind::Integer {
+                v.as_i64()
+                    .map(|i| i as f64)
+                    .ok_or_else(|| format!("expected an integer, got {v}"))?
+            } else {
+                v.as_f64()
+                    .ok_or_else(|| format!("expected a number, got {v}"))?
+            };
+            let below = f
+                .minimum
+                .as_ref()
+                .and_then(|m| m.as_f64())
+                .is_some_and(|m| n < m);
+            let above = f
+                .maximum
+                .as_ref()
+                .and_then(|m| m.as_f64())
+                .is_some_and(|m| n > m);
+            if below || above {
+                return Err(format!("{v} is outside the allowed range"));
+            }
+        }
+        FieldKind::Boolean => {
+            v.as_bool()
+                .ok_or_else(|| format!("expected true or false, got {v}"))?;
+        }
+        FieldKind::Enum => {
+            let s = v
+                .as_str()
+                .ok_or_else(|| format!("expected one of the enum values, got {v}"))?;
+            if !f
+                .values
+                .as_ref()
+                .is_some_and(|vs| vs.iter().any(|x| x == s))
+            {
+                return Err(format!("`{s}` is not one of the enum values"));
+            }
+        }
+        FieldKind::Array => {
+            let items = v
+                .as_array()
+                .ok_or_else(|| format!("expected an array, got {v}"))?;
+            let n = items.len() as u64;
+            if f.min_items.is_some_and(|m| n < m) || f.max_items.is_some_and(|m| n > m) {
+                return Err(format!("{n} items is outside the allowed range"));
+            }
+            if let Some(item) = &f.items {
+                for x in items {
+                    check_value(&item.0, x)?;
+                }
+            }
+        }
+        FieldKind::Object => {
+            let obj = v
+                .as_object()
+                .ok_or_else(|| format!("expected an object, got {v}"))?;
+            let props = f.properties.as_ref();
+            for (k, x) in obj {
+                let field = props
+                    .and_then(|p| p.get(k))
+                    .ok_or_else(|| format!("unknown property `{k}`"))?;
+                check_value(field, x)?;
+            }
+            for (k, field) in props.into_iter().flatten() {
+                if !field.is_optional() && !obj.contains_key(k) {
+                    return Err(format!("missing property `{k}`"));
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,402 @@
+//! What a spec may say: the serde + schemars types a YAML spec deserializes into.
+//!
+//! Every struct denies unknown keys, so a typo is an error with a position, never a
+//! silently ignored setting. Doc comments become descriptions in `specs/schema.json`,
+//! which editors use to validate and complete spec files.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// A gatehouse server spec.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "gatehouse spec")]
+pub struct Spec {
+    /// Who the server is; sent to clients in the `initialize` result.
+    pub server: ServerInfo,
+    /// How clients authenticate. `none` serves every caller as one local user.
+    #[serde(default)]
+    pub auth: Auth,
+    /// OAuth scopes that tools may require, by name.
+    #[serde(default)]
+    pub scopes: IndexMap<String, Scope>,
+    /// Which browser origins may call the server (DNS-rebinding defence, CORS).
+    #[serde(default)]
+    pub origins: Origins,
+    /// MCP tools, by name. Each becomes a typed method on the generated `Tools` trait.
+    #[serde(default)]
+    pub tools: IndexMap<String, Tool>,
+    /// MCP prompts, by name: minijinja templates with declared arguments.
+    #[serde(default)]
+    pub prompts: IndexMap<String, Prompt>,
+    /// MCP resources with a fixed URI, by name.
+    #[serde(default)]
+    pub resources: IndexMap<String, Resource>,
+    /// MCP resource templates (RFC 6570 URI templates), by name; read by a handler method.
+    #[serde(default)]
+    pub resource_templates: IndexMap<String, ResourceTemplate>,
+}
+
+/// Server identity and the hint text given to the model.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerInfo {
+    /// Programmatic name, e.g. `memory`.
+    pub name: String,
+    /// Human-readable name (protocol 2025-06-18 and later).
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Version string, e.g. `0.1.0` (quote it if YAML would read a number).
+    pub version: String,
+    /// One-line description (protocol 2025-11-25).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Home page of the server (protocol 2025-11-25).
+    #[serde(default)]
+    pub website_url: Option<String>,
+    /// Instructions for the model on how to use this server.
+    #[serde(default)]
+    pub instructions: Option<String>,
+}
+
+/// How clients authenticate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Auth {
+    /// No sign-in: every caller is the same local user. Only for local use.
+    #[default]
+    None,
+}
+
+/// An OAuth scope.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scope {
+    /// What the scope allows, as shown to the user on the consent page.
+    pub description: String,
+}
+
+/// Origin rules. Requests without an `Origin` header (server-to-server clients) are
+/// always allowed; browser requests must come from an allowed origin or get 403.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Origins {
+    /// Allowed origins: `https://claude.ai`, `https://*.example.com`, `http://localhost:*`.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Also allow `http://localhost`, `127.0.0.1` and `[::1]` on any port (default true).
+    #[serde(default = "yes")]
+    pub loopback: bool,
+}
+
+impl Default for Origins {
+    fn default() -> Self {
+        Origins {
+            allow: Vec::new(),
+            loopback: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// An MCP tool.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    /// Human-readable name (protocol 2025-06-18 and later).
+    #[serde(default)]
+    pub title: Option<String>,
+    /// What the tool does, for the model.
+    pub description: String,
+    /// Scopes a token needs to call this tool; each must be declared under `scopes`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Input fields by name; they become the typed arguments struct.
+    #[serde(default)]
+    pub input: IndexMap<String, Field>,
+    /// Output fields by name; when present the tool returns `structuredContent`
+    /// conforming to the generated `outputSchema`.
+    #[serde(default)]
+    pub output: Option<IndexMap<String, Field>>,
+    /// Behaviour hints for clients.
+    #[serde(default)]
+    pub annotations: Annotations,
+}
+
+/// Tool behaviour hints (untrusted by clients; they are hints, not guarantees).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Annotations {
+    /// Display title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The tool does not modify its environment.
+    #[serde(default)]
+    pub read_only: Option<bool>,
+    /// The tool may perform destructive updates.
+    #[serde(default)]
+    pub destructive: Option<bool>,
+    /// Calling the tool again with the same arguments has no further effect.
+    #[serde(default)]
+    pub idempotent: Option<bool>,
+    /// The tool interacts with an open world of external entities.
+    #[serde(default)]
+    pub open_world: Option<bool>,
+}
+
+/// The type of a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldKind {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    Enum,
+    Array,
+    Object,
+}
+
+impl FieldKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldKind::String => "string",
+            FieldKind::Integer => "integer",
+            FieldKind::Number => "number",
+            FieldKind::Boolean => "boolean",
+            FieldKind::Enum => "enum",
+            FieldKind::Array => "array",
+            FieldKind::Object => "object",
+        }
+    }
+}
+
+/// A typed field of a tool's input or output.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Field {
+    /// The field's type.
+    #[serde(rename = "type")]
+    pub kind: FieldKind,
+    /// Short display title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// What the field means, for the model.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The field may be left out.
+    #[serde(default)]
+    pub optional: bool,
+    /// Value used when the field is left out (makes the field optional).
+    #[serde(default)]
+    pub default: Option<serde_json::Value>,
+    /// Strings: minimum length in characters.
+    #[serde(default)]
+    pub min_length: Option<u64>,
+    /// Strings: maximum length in characters.
+    #[serde(default)]
+    pub max_length: Option<u64>,
+    /// Integers and numbers: smallest allowed value.
+    #[serde(default)]
+    pub minimum: Option<serde_json::Number>,
+    /// Integers and numbers: largest allowed value.
+    #[serde(default)]
+    pub maximum: Option<serde_json::Number>,
+    /// Enums: the allowed string values.
+    #[serde(default)]
+    pub values: Option<Vec<String>>,
+    /// Arrays: the item type, either a type name (`string`) or a full field.
+    #[serde(default)]
+    pub items: Option<Items>,
+    /// Arrays: minimum number of items.
+    #[serde(default)]
+    pub min_items: Option<u64>,
+    /// Arrays: maximum number of items.
+    #[serde(default)]
+    pub max_items: Option<u64>,
+    /// Objects: the nested fields by name.
+    #[serde(default)]
+    pub properties: Option<IndexMap<String, Field>>,
+}
+
+impl Field {
+    /// A bare field of a kind, with no constraints.
+    pub fn of_kind(kind: FieldKind) -> Field {
+        Field {
+            kind,
+            title: None,
+            description: None,
+            optional: false,
+            default: None,
+            min_length: None,
+            max_length: None,
+            minimum: None,
+            maximum: None,
+            values: None,
+            items: None,
+            min_items: None,
+            max_items: None,
+            properties: None,
+        }
+    }
+
+    /// Whether a caller may leave the field out.
+    pub fn is_optional(&self) -> bool {
+        self.optional || self.default.is_some()
+    }
+}
+
+/// The item type of an array: `items: string` or `items: { type: object, ... }`.
+#[derive(Debug, Clone)]
+pub struct Items(pub Box<Field>);
+
+impl<'de> Deserialize<'de> for Items {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ItemsVisitor;
+        impl<'de> serde::de::Visitor<'de> for ItemsVisitor {
+            type Value = Items;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a type name (string, integer, number, boolean, object) or a field")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Items, E> {
+                let kind = FieldKind::deserialize(serde::de::value::StrDeserializer::<E>::new(v))?;
+                Ok(Items(Box::new(Field::of_kind(kind))))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Items, A::Error> {
+                let field = Field::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(Items(Box::new(field)))
+            }
+        }
+        deserializer.deserialize_any(ItemsVisitor)
+    }
+}
+
+impl JsonSchema for Items {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Items".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let kind = generator.subschema_for::<FieldKind>();
+        let field = generator.subschema_for::<Field>();
+        schemars::json_schema!({
+            "description": "An item type name, or a full field.",
+            "anyOf": [kind, field]
+        })
+    }
+}
+
+/// An MCP prompt: messages rendered from minijinja templates.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Prompt {
+    /// Human-readable name (protocol 2025-06-18 and later).
+    #[serde(default)]
+    pub title: Option<String>,
+    /// What the prompt is for.
+    pub description: String,
+    /// Declared arguments by name; templates see them as variables.
+    #[serde(default)]
+    pub arguments: IndexMap<String, PromptArgument>,
+    /// Shorthand for one user message rendered from this template.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// The messages, each rendered from its template.
+    #[serde(default)]
+    pub messages: Option<Vec<PromptMessage>>,
+    /// A handler method supplies extra template variables (e.g. rows from a database).
+    #[serde(default)]
+    pub handler: bool,
+}
+
+/// A prompt argument (always a string on the wire).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromptArgument {
+    /// Display title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// What the argument means.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The argument must be given.
+    #[serde(default)]
+    pub required: bool,
+    /// Suggested values, offered by `completion/complete`.
+    #[serde(default)]
+    pub values: Option<Vec<String>>,
+}
+
+/// Who speaks a prompt message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+/// One prompt message.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromptMessage {
+    /// `user` or `assistant`.
+    pub role: Role,
+    /// The message text, a minijinja template.
+    pub text: String,
+}
+
+/// An MCP resource at a fixed URI: static text, a file embedded at build time, or a
+/// handler method.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resource {
+    /// The resource's URI (RFC 3986), e.g. `memory://guide`.
+    pub uri: String,
+    /// Human-readable name (protocol 2025-06-18 and later).
+    #[serde(default)]
+    pub title: Option<String>,
+    /// What the resource holds.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// MIME type, e.g. `text/markdown`.
+    #[serde(default)]
+    pub mime_type: Option<String>,
+    /// Static text content.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// A file, relative to the spec, embedded into the binary at build time.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// A handler method on the `Tools` trait serves the content.
+    #[serde(default)]
+    pub handler: bool,
+}
+
+/// A family of resources named by an RFC 6570 URI template; a handler method reads them.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceTemplate {
+    /// A URI template with simple `{variable}` expressions, e.g. `memory://memories/{id}`.
+    pub uri_template: String,
+    /// Human-readable name (protocol 2025-06-18 and later).
+    #[serde(default)]
+    pub title: Option<String>,
+    /// What the resources hold.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// MIME type of the resources.
+    #[serde(default)]
+    pub mime_type: Option<String>,
+}

@@ -1,0 +1,36 @@
+//! `gatehouse::spec!("path/to/spec.yaml")`: read a spec at compile time and emit
+//! its typed module. Thin by design (like progenitor's macro): resolve the path
+//! against the calling crate, load the spec through `gatehouse-specs`, report
+//! failures at the path literal, and hand the model to [`codegen`], which works on
+//! `proc_macro2` tokens so it can be snapshot-tested.
+
+use std::path::PathBuf;
+
+use proc_macro::TokenStream;
+use syn::{LitStr, parse_macro_input};
+
+mod codegen;
+mod types;
+
+/// Generate a server's typed module from its YAML spec.
+///
+/// The path is relative to the calling crate's `Cargo.toml`. The expansion holds:
+/// one `…Args` struct per tool (and `…Output` when the tool declares output), a
+/// `Tools` trait with one async method per tool and per handler-served resource
+/// or prompt, the dispatch table, `definition()` and `app(tools)`.
+///
+/// A spec error fails the build with `file:line:column: message`; a tool without
+/// a method fails it naming the missing method.
+#[proc_macro]
+pub fn spec(input: TokenStream) -> TokenStream {
+    let lit = parse_macro_input!(input as LitStr);
+    let rel = lit.value();
+    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+    let abs = PathBuf::from(dir).join(&rel);
+    match gatehouse_specs::load_file(&abs, &rel) {
+        Ok((spec, _)) => codegen::expand(&spec, &rel).into(),
+        Err(errors) => syn::Error::new(lit.span(), format!("invalid gatehouse spec:\n{errors}"))
+            .to_compile_error()
+            .into(),
+    }
+}

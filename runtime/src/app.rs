@@ -1,0 +1,298 @@
+//! Putting it together: an [`App`] (generated definition + the user's handlers)
+//! becomes a [`Server`] (catalog, store, background tasks, salvo router), which
+//! binds to become a [`Running`] server.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use salvo::prelude::*;
+use salvo::server::ServerHandle;
+
+use crate::config::Config;
+use crate::http::cors::cors;
+use crate::http::guard::OriginRules;
+use crate::http::listener::NodelayAcceptor;
+use crate::http::request_id::RequestIds;
+use crate::mcp::catalog::{Catalog, CatalogError};
+use crate::mcp::core::Core;
+use crate::mcp::{Handlers, McpEndpoint, ServerDefinition};
+use crate::principal::LocalUser;
+use crate::store::{Store, StoreError, redact_url};
+
+/// A server as generated from a spec, with the user's implementation.
+pub struct App {
+    definition: ServerDefinition,
+    handlers: Arc<dyn Handlers>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {error}")]
+    Bind {
+        addr: SocketAddr,
+        error: std::io::Error,
+    },
+}
+
+impl App {
+    pub fn new(definition: ServerDefinition, handlers: impl Handlers) -> App {
+        App {
+            definition,
+            handlers: Arc::new(handlers),
+        }
+    }
+
+    /// Read the embedded spec, connect the pieces and start the background tasks
+    /// (session sweeper; with PostgreSQL, the signal listener).
+    pub async fn start(self, config: &Config, store: Store) -> Result<Server, StartError> {
+        let catalog = Catalog::build(&self.definition)?;
+        let origins = catalog.origins.clone();
+        let core = Arc::new(Core::new(
+            catalog,
+            self.handlers,
+            store,
+            config.settings.clone(),
+        ));
+        let mut tasks = vec![
+            core.spawn_signal_handler(),
+            core.spawn_sweeper(Duration::from_secs(60)),
+        ];
+        tasks.extend(core.broker.spawn_listener());
+
+        let mut origins = origins;
+        if let Ok(public) = config.public_url.origin().ascii_serialization().parse() {
+            origins.push(public);
+        }
+        let hosts = config.listen.ip().is_loopback().then(|| {
+            let mut hosts: Vec<String> =
+                vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()];
+            if let Some(h) = config.public_url.host_str() {
+                hosts.push(h.to_string());
+            }
+            hosts
+        });
+        let rules = OriginRules::new(origins, hosts);
+        let router = Router::new()
+            .hoop(RequestIds)
+            .hoop(cors(rules.clone()))
+            .hoop(rules)
+            .hoop(LocalUser)
+            .push(Router::with_path("mcp").goal(McpEndpoint::new(core.clone())))
+            .push(Router::with_path("healthz").get(Health {
+                store: core.store.clone(),
+            }));
+        Ok(Server {
+            router,
+            tasks,
+            listen: config.listen,
+            name: core.catalog.server_info.name.clone(),
+        })
+    }
+}
+
+/// A started server, not yet listening.
+pub struct Server {
+    router: Router,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    listen: SocketAddr,
+    name: String,
+}
+
+impl Server {
+    /// The salvo router, to mount in a larger application (the background tasks
+    /// stop when the returned [`Server`] handle is dropped; keep it alive).
+    pub fn take_router(&mut self) -> Router {
+        std::mem::take(&mut self.router)
+    }
+
+    /// Listen on the configured address.
+    pub async fn bind(self) -> Result<Running, StartError> {
+        let addr = self.listen;
+        self.bind_to(addr).await
+    }
+
+    /// Listen on `addr` (port 0 picks a free port).
+    pub async fn bind_to(mut self, addr: SocketAddr) -> Result<Running, StartError> {
+        let acceptor = NodelayAcceptor::bind(addr)
+            .await
+            .map_err(|error| StartError::Bind { addr, error })?;
+        let local_addr = acceptor
+            .local_addr()
+            .map_err(|error| StartError::Bind { addr, error })?;
+        let server = salvo::Server::new(acceptor);
+        let handle = server.handle();
+        let service = Service::new(std::mem::take(&mut self.router));
+        let join = tokio::spawn(async move { server.serve(service).await });
+        Ok(Running {
+            local_addr,
+            handle,
+            join: Some(join),
+            tasks: std::mem::take(&mut self.tasks),
+            name: self.name.clone(),
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// A listening server.
+pub struct Running {
+    local_addr: SocketAddr,
+    handle: ServerHandle,
+    join: Option<tokio::task::JoinHandle<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    name: String,
+}
+
+impl Running {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The MCP endpoint, e.g. `http://127.0.0.1:8080/mcp`.
+    pub fn mcp_url(&self) -> String {
+        format!("http://{}/mcp", self.local_addr)
+    }
+
+    /// Stop accepting, give open requests a moment, then stop.
+    pub async fn stop(mut self) {
+        self.handle.stop_graceful(Some(Duration::from_secs(5)));
+        if let Some(join) = self.join.take() {
+            let _ = join.await;
+        }
+    }
+
+    /// Serve until the server stops.
+    pub async fn wait(mut self) {
+        if let Some(join) = self.join.take() {
+            let _ = join.await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        if self.join.is_some() {
+            self.handle.stop_forceful();
+        }
+    }
+}
+
+/// `GET /healthz`: 200 when the store answers.
+struct Health {
+    store: Store,
+}
+
+#[salvo::async_trait]
+impl Handler for Health {
+    async fn handle(
+        &self,
+        _req: &mut Request,
+        _depot: &mut Depot,
+        res: &mut Response,
+        _ctrl: &mut FlowCtrl,
+    ) {
+        match self.store.session("", 0).await {
+            Ok(_) => res.render(Text::Plain("ok")),
+            Err(e) => {
+                tracing::error!(error = %e, "health check failed");
+                res.status_code(StatusCode::SERVICE_UNAVAILABLE);
+                res.render(Text::Plain("store unavailable"));
+            }
+        }
+    }
+}
+
+/// Install the `tracing` subscriber (`RUST_LOG`, default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+/// The whole life of a server binary: configuration from the environment, the
+/// store, the app built by `build` (which may create its own tables in the store),
+/// serving until Ctrl-C or SIGTERM.
+pub async fn run<F, Fut>(build: F) -> ExitCode
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = anyhow::Result<App>>,
+{
+    init_tracing();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("gatehouse: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let store = match Store::connect(&config.database_url).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "gatehouse: cannot open {}: {e}",
+                redact_url(&config.database_url)
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let app = match build(store.clone()).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("gatehouse: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let running = match app.start(&config, store).await {
+        Ok(server) => server.bind().await,
+        Err(e) => Err(e),
+    };
+    let running = match running {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gatehouse: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Tests and scripts read this line to find the port.
+    println!(
+        "gatehouse: serving {} on {}",
+        running.name,
+        running.mcp_url()
+    );
+    tracing::info!(database = %redact_url(&config.database_url), public_url = %config.public_url, "ready");
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.stop().await;
+    ExitCode::SUCCESS
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

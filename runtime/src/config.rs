@@ -1,0 +1,131 @@
+//! Deployment settings, from the environment (never from the spec, so one build
+//! runs in development and production).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::mcp::Settings;
+
+/// Where and how to serve.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `GATEHOUSE_LISTEN`, default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// `GATEHOUSE_PUBLIC_URL`: the origin clients see (behind a proxy, the https
+    /// one). Default `http://<listen>`.
+    pub public_url: Url,
+    /// `DATABASE_URL`, default `sqlite://gatehouse.db`.
+    pub database_url: String,
+    pub settings: Settings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("GATEHOUSE_LISTEN `{0}` is not an address like 127.0.0.1:8080")]
+    Listen(String),
+    #[error("GATEHOUSE_PUBLIC_URL `{0}` must be an absolute http(s) URL without query or fragment")]
+    PublicUrl(String),
+    #[error("{0} `{1}` must be a whole number of seconds")]
+    Seconds(&'static str, String),
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://gatehouse.db";
+
+impl Config {
+    /// Defaults for a listener, with the public URL derived from it.
+    pub fn for_listen(listen: SocketAddr, database_url: impl Into<String>) -> Config {
+        Config {
+            listen,
+            public_url: Url::parse(&format!("http://{listen}"))
+                .expect("a socket address makes a URL"),
+            database_url: database_url.into(),
+            settings: Settings::default(),
+        }
+    }
+
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Read settings through `get` (the environment, or a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let listen_text = get("GATEHOUSE_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let listen: SocketAddr = listen_text
+            .parse()
+            .map_err(|_| ConfigError::Listen(listen_text.clone()))?;
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let mut config = Config::for_listen(listen, database_url);
+        if let Some(u) = get("GATEHOUSE_PUBLIC_URL") {
+            config.public_url = parse_public_url(&u)?;
+        }
+        if let Some(s) = get("GATEHOUSE_SESSION_IDLE_TIMEOUT") {
+            config.settings.session_idle_timeout = seconds("GATEHOUSE_SESSION_IDLE_TIMEOUT", &s)?;
+        }
+        Ok(config)
+    }
+}
+
+fn seconds(name: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    value
+        .trim()
+        .parse::<u64>()
+        .map(Duration::from_secs)
+        .map_err(|_| ConfigError::Seconds(name, value.to_string()))
+}
+
+fn parse_public_url(text: &str) -> Result<Url, ConfigError> {
+    let bad = || ConfigError::PublicUrl(text.to_string());
+    let url = Url::parse(text).map_err(|_| bad())?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host().is_none()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(bad());
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn reads_the_environment() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.public_url.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(c.database_url, "sqlite://gatehouse.db");
+        let c = config(&[
+            ("GATEHOUSE_PUBLIC_URL", "https://mcp.example.com"),
+            ("GATEHOUSE_LISTEN", "0.0.0.0:9000"),
+        ])
+        .unwrap();
+        assert_eq!(c.public_url.host_str(), Some("mcp.example.com"));
+        assert!(matches!(
+            config(&[("GATEHOUSE_LISTEN", "nope")]),
+            Err(ConfigError::Listen(_))
+        ));
+        assert!(matches!(
+            config(&[("GATEHOUSE_PUBLIC_URL", "ftp://x")]),
+            Err(ConfigError::PublicUrl(_))
+        ));
+        assert!(matches!(
+            config(&[("GATEHOUSE_SESSION_IDLE_TIMEOUT", "1h")]),
+            Err(ConfigError::Seconds(..))
+        ));
+    }
+}

@@ -1,0 +1,111 @@
+//! DNS-rebinding defence (T-2, MCP-REQUIREMENTS 4.4): a browser `Origin` must be
+//! allowed by the spec's origin rules, else 403. Requests without `Origin`
+//! (server-to-server clients) pass. A loopback listener also checks `Host`, which
+//! a rebinding attack cannot forge.
+
+use std::sync::Arc;
+
+use gatehouse_specs::origin::{Origin, OriginPattern};
+use salvo::http::StatusCode;
+use salvo::http::header::{self, HeaderValue};
+use salvo::prelude::*;
+
+use crate::mcp::{ProtocolVersion, TransportError};
+
+/// The allowed origins and, for a loopback listener, the allowed hosts.
+#[derive(Clone)]
+pub struct OriginRules {
+    origins: Arc<Vec<OriginPattern>>,
+    /// `None`: any Host (a public listener behind a proxy).
+    hosts: Option<Arc<Vec<String>>>,
+}
+
+impl OriginRules {
+    pub fn new(origins: Vec<OriginPattern>, hosts: Option<Vec<String>>) -> OriginRules {
+        OriginRules {
+            origins: Arc::new(origins),
+            hosts: hosts.map(Arc::new),
+        }
+    }
+
+    pub fn allows_origin(&self, value: &str) -> bool {
+        value
+            .parse::<Origin>()
+            .is_ok_and(|o| self.origins.iter().any(|p| p.matches(&o)))
+    }
+
+    fn allows_host(&self, host: &str) -> bool {
+        let Some(hosts) = &self.hosts else {
+            return true;
+        };
+        let name = match host.strip_prefix('[') {
+            Some(v6) => v6
+                .split(']')
+                .next()
+                .map(|h| format!("[{h}]"))
+                .unwrap_or_default(),
+            None => host.rsplit_once(':').map_or(host, |(h, _)| h).to_string(),
+        };
+        hosts.iter().any(|h| h.eq_ignore_ascii_case(&name))
+    }
+
+    fn check(&self, req: &Request) -> Result<(), TransportError> {
+        if let Some(origin) = req.headers().get(header::ORIGIN) {
+            let value = origin.to_str().unwrap_or("");
+            if !self.allows_origin(value) {
+                return Err(TransportError::ForbiddenOrigin(value.to_string()));
+            }
+        }
+        if let Some(host) = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            && !self.allows_host(host)
+        {
+            return Err(TransportError::ForbiddenHost(host.to_string()));
+        }
+        Ok(())
+    }
+}
+
+#[salvo::async_trait]
+impl Handler for OriginRules {
+    async fn handle(
+        &self,
+        req: &mut Request,
+        depot: &mut Depot,
+        res: &mut Response,
+        ctrl: &mut FlowCtrl,
+    ) {
+        if let Err(e) = self.check(req) {
+            tracing::warn!(error = %e, "request refused");
+            res.status_code(StatusCode::FORBIDDEN);
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            let _ = res.write_body(e.body(ProtocolVersion::LATEST).to_string());
+            ctrl.skip_rest();
+            return;
+        }
+        ctrl.call_next(req, depot, res).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_matched_without_port() {
+        let rules = OriginRules::new(
+            Vec::new(),
+            Some(vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()]),
+        );
+        assert!(rules.allows_host("localhost:8080"));
+        assert!(rules.allows_host("127.0.0.1"));
+        assert!(rules.allows_host("[::1]:3000"));
+        assert!(!rules.allows_host("evil.example.com:8080"));
+        assert!(!rules.allows_host("localhost.evil.com"));
+    }
+}

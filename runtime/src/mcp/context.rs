@@ -1,0 +1,356 @@
+//! What a tool, resource or prompt handler receives and may return: the request
+//! [`Context`] (who is calling, progress, logging, cancellation, requests back to
+//! the client) and the error types that map to exactly one wire error each.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::core::Core;
+use super::jsonrpc::{self, RequestId};
+use super::outbound::Outbound;
+use super::version::ProtocolVersion;
+
+/// Severity of a log message (`logging/setLevel`, `notifications/message`), in
+/// increasing order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Notice,
+    Warning,
+    Error,
+    Critical,
+    Alert,
+    Emergency,
+}
+
+impl LogLevel {
+    pub const ALL: [LogLevel; 8] = [
+        LogLevel::Debug,
+        LogLevel::Info,
+        LogLevel::Notice,
+        LogLevel::Warning,
+        LogLevel::Error,
+        LogLevel::Critical,
+        LogLevel::Alert,
+        LogLevel::Emergency,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Notice => "notice",
+            LogLevel::Warning => "warning",
+            LogLevel::Error => "error",
+            LogLevel::Critical => "critical",
+            LogLevel::Alert => "alert",
+            LogLevel::Emergency => "emergency",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LogLevel> {
+        Self::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+}
+
+/// A tool (or prompt handler) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    /// An execution error the model should see and can react to: an `isError`
+    /// result carrying this text.
+    #[error("{0}")]
+    Failed(String),
+    /// The arguments do not fit the tool's input schema. An `isError` result for
+    /// 2025-11-25 sessions (SEP-1303), JSON-RPC -32602 for earlier ones.
+    #[error("Invalid arguments: {0}")]
+    InvalidArguments(String),
+    /// A failure on the server's side: logged with its detail; the model sees only
+    /// "internal error".
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ToolError {
+    pub fn failed(message: impl Into<String>) -> ToolError {
+        ToolError::Failed(message.into())
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> ToolError {
+        ToolError::Internal(error.into())
+    }
+}
+
+impl From<anyhow::Error> for ToolError {
+    fn from(e: anyhow::Error) -> Self {
+        ToolError::Internal(e)
+    }
+}
+
+impl From<sqlx::Error> for ToolError {
+    fn from(e: sqlx::Error) -> Self {
+        ToolError::Internal(e.into())
+    }
+}
+
+impl From<serde_json::Error> for ToolError {
+    fn from(e: serde_json::Error) -> Self {
+        ToolError::Internal(e.into())
+    }
+}
+
+impl From<ClientRequestError> for ToolError {
+    fn from(e: ClientRequestError) -> Self {
+        ToolError::Failed(e.to_string())
+    }
+}
+
+/// Reading a resource failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ResourceError {
+    /// -32002: nothing at that URI.
+    #[error("Resource not found")]
+    NotFound,
+    /// -32602: the URI is malformed for this resource.
+    #[error("Invalid resource URI: {0}")]
+    InvalidUri(String),
+    /// -32603, logged with detail.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl From<anyhow::Error> for ResourceError {
+    fn from(e: anyhow::Error) -> Self {
+        ResourceError::Internal(e)
+    }
+}
+
+impl From<sqlx::Error> for ResourceError {
+    fn from(e: sqlx::Error) -> Self {
+        ResourceError::Internal(e.into())
+    }
+}
+
+impl From<serde_json::Error> for ResourceError {
+    fn from(e: serde_json::Error) -> Self {
+        ResourceError::Internal(e.into())
+    }
+}
+
+/// A request the server sent to the client did not succeed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientRequestError {
+    /// L-8: the client did not declare the capability this request needs.
+    #[error("the client does not support {0}")]
+    Unsupported(&'static str),
+    /// The client answered with a JSON-RPC error.
+    #[error("the client answered with error {code}: {message}")]
+    Rejected { code: i64, message: String },
+    #[error("the client did not answer within {0:?}")]
+    TimedOut(Duration),
+    #[error("the request was cancelled")]
+    Cancelled,
+    #[error("the stream to the client is closed")]
+    Closed,
+}
+
+/// What `completion/complete` asks about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CompletionRef {
+    Prompt { name: String },
+    Resource { uri: String },
+}
+
+/// A `completion/complete` request.
+#[derive(Debug, Clone)]
+pub struct CompletionRequest {
+    pub reference: CompletionRef,
+    /// The argument being completed.
+    pub argument: String,
+    /// What the user typed so far.
+    pub value: String,
+    /// Values of the other arguments (2025-06-18 `context`).
+    pub arguments: serde_json::Map<String, Value>,
+}
+
+/// The request a handler runs for.
+#[derive(Clone)]
+pub struct Context {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    core: Arc<Core>,
+    user_id: String,
+    session_id: String,
+    request_id: RequestId,
+    version: ProtocolVersion,
+    progress_token: Option<Value>,
+    log_level: Option<LogLevel>,
+    client_capabilities: Value,
+    out: Outbound,
+    cancel: CancellationToken,
+    last_progress: Mutex<Option<f64>>,
+}
+
+pub(crate) struct ContextParts {
+    pub core: Arc<Core>,
+    pub user_id: String,
+    pub session_id: String,
+    pub request_id: RequestId,
+    pub version: ProtocolVersion,
+    pub progress_token: Option<Value>,
+    pub log_level: Option<LogLevel>,
+    pub client_capabilities: Value,
+    pub out: Outbound,
+    pub cancel: CancellationToken,
+}
+
+impl Context {
+    pub(crate) fn new(p: ContextParts) -> Context {
+        Context {
+            inner: Arc::new(Inner {
+                core: p.core,
+                user_id: p.user_id,
+                session_id: p.session_id,
+                request_id: p.request_id,
+                version: p.version,
+                progress_token: p.progress_token,
+                log_level: p.log_level,
+                client_capabilities: p.client_capabilities,
+                out: p.out,
+                cancel: p.cancel,
+                last_progress: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The internal id of the user the request runs for.
+    pub fn user_id(&self) -> &str {
+        &self.inner.user_id
+    }
+
+    /// The MCP session.
+    pub fn session_id(&self) -> &str {
+        &self.inner.session_id
+    }
+
+    /// The JSON-RPC id of the request.
+    pub fn request_id(&self) -> &RequestId {
+        &self.inner.request_id
+    }
+
+    /// The protocol version negotiated for the session.
+    pub fn protocol_version(&self) -> ProtocolVersion {
+        self.inner.version
+    }
+
+    /// The capabilities the client declared at `initialize`.
+    pub fn client_capabilities(&self) -> &Value {
+        &self.inner.client_capabilities
+    }
+
+    /// Whether the client cancelled the request (`notifications/cancelled`). A
+    /// cancelled handler is also stopped at its next `.await`.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.cancel.is_cancelled()
+    }
+
+    /// Completes when the request is cancelled.
+    pub async fn cancelled(&self) {
+        self.inner.cancel.cancelled().await
+    }
+
+    /// Report progress (only when the client asked for it with a progress token;
+    /// values that do not increase are dropped, as the spec requires).
+    pub fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
+        let Some(token) = &self.inner.progress_token else {
+            return;
+        };
+        {
+            let mut last = self.inner.last_progress.lock().expect("progress lock");
+            if last.is_some_and(|l| progress <= l) {
+                return;
+            }
+            *last = Some(progress);
+        }
+        let mut params = json!({ "progressToken": token, "progress": progress });
+        if let Some(t) = total {
+            params["total"] = json!(t);
+        }
+        if let Some(m) = message {
+            params["message"] = json!(m);
+        }
+        self.inner
+            .out
+            .send(jsonrpc::notification("notifications/progress", params));
+    }
+
+    /// Send a log message to the client (`notifications/message`) when its level
+    /// passes the session's `logging/setLevel` (default: warning and above).
+    pub fn log(&self, level: LogLevel, logger: Option<&str>, data: impl Serialize) {
+        let threshold = self.inner.log_level.unwrap_or(LogLevel::Warning);
+        if level < threshold {
+            return;
+        }
+        let mut params = json!({ "level": level.as_str(), "data": data });
+        if let Some(l) = logger {
+            params["logger"] = json!(l);
+        }
+        self.inner
+            .out
+            .send(jsonrpc::notification("notifications/message", params));
+    }
+
+    /// Send a notification related to this request, on its stream.
+    pub fn notify(&self, method: &str, params: Value) {
+        self.inner.out.send(jsonrpc::notification(method, params));
+    }
+
+    /// Send a notification unrelated to this request, on the session's standalone
+    /// GET stream (held by whichever replica the client is connected to).
+    pub async fn notify_session(&self, method: &str, params: Value) -> Result<(), ToolError> {
+        let message = jsonrpc::notification(method, params);
+        self.inner
+            .core
+            .notify_session(&self.inner.session_id, &message)
+            .await
+            .map_err(ToolError::internal)
+    }
+
+    /// Send a request to the client on this request's stream and wait for its
+    /// answer (the `result` member).
+    pub async fn request(&self, method: &str, params: Value) -> Result<Value, ClientRequestError> {
+        let core = self.inner.core.clone();
+        core.client_request(
+            &self.inner.session_id,
+            &self.inner.out,
+            &self.inner.cancel,
+            method,
+            params,
+        )
+        .await
+    }
+
+    /// `sampling/createMessage`: ask the client's model for a completion.
+    pub async fn create_message(&self, params: Value) -> Result<Value, ClientRequestError> {
+        if self.inner.client_capabilities.get("sampling").is_none() {
+            return Err(ClientRequestError::Unsupported("sampling"));
+        }
+        self.request("sampling/createMessage", params).await
+    }
+
+    /// `elicitation/create`: ask the user for input (2025-06-18 and later).
+    pub async fn elicit(&self, params: Value) -> Result<Value, ClientRequestError> {
+        if self.inner.client_capabilities.get("elicitation").is_none()
+            || !self.inner.version.has_titles_and_structured_output()
+        {
+            return Err(ClientRequestError::Unsupported("elicitation"));
+        }
+        self.request("elicitation/create", params).await
+    }
+}

@@ -1,0 +1,103 @@
+//! The boundary between generated code and the runtime: what the `spec!` macro
+//! hands over ([`ServerDefinition`]: the embedded spec, the schemas of the typed
+//! arguments, embedded files) and the object-safe [`Handlers`] trait its dispatch
+//! table implements on top of the user's `Tools` implementation.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use schemars::JsonSchema;
+use serde_json::{Map, Value};
+
+use super::context::{CompletionRequest, Context, ResourceError, ToolError};
+use super::wire::{ResourceContents, ToolResult};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Static facts about a generated server.
+pub struct ServerDefinition {
+    /// The spec file as the macro was given it (for error messages).
+    pub spec_name: &'static str,
+    /// The spec's YAML, embedded at compile time and read once at start-up.
+    pub spec_yaml: &'static str,
+    /// JSON Schemas of each tool's typed input and output.
+    pub tools: Vec<ToolSchemas>,
+    /// Files named by resources (`file:`), embedded at compile time.
+    pub files: Vec<(&'static str, &'static [u8])>,
+}
+
+/// The schemas of one tool, derived from its generated types with schemars.
+pub struct ToolSchemas {
+    pub name: &'static str,
+    pub input: fn() -> Value,
+    pub output: Option<fn() -> Value>,
+}
+
+impl ToolSchemas {
+    pub fn of<I: JsonSchema>(name: &'static str) -> ToolSchemas {
+        ToolSchemas {
+            name,
+            input: schema_for::<I>,
+            output: None,
+        }
+    }
+
+    pub fn with_output<O: JsonSchema>(mut self) -> ToolSchemas {
+        self.output = Some(schema_for::<O>);
+        self
+    }
+}
+
+/// A JSON Schema for a type: draft 2020-12, subschemas inlined, no `$schema`, and
+/// at the root neither the Rust type's name (`title`) nor its doc comment
+/// (`description`): tool schemas are read by models, and the tool has its own.
+pub fn schema_for<T: JsonSchema>() -> Value {
+    let generator = schemars::generate::SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.inline_subschemas = true;
+            s.meta_schema = None;
+        })
+        .into_generator();
+    let mut schema = generator.into_root_schema_for::<T>().to_value();
+    if let Some(obj) = schema.as_object_mut() {
+        obj.remove("title");
+        obj.remove("description");
+    }
+    schema
+}
+
+/// The dispatch table generated for a spec: calls into the user's `Tools`.
+pub trait Handlers: Send + Sync + 'static {
+    /// Call a tool; `args` already passed the input schema.
+    fn call_tool<'a>(
+        &'a self,
+        name: &str,
+        ctx: Context,
+        args: Value,
+    ) -> BoxFuture<'a, Result<ToolResult, ToolError>>;
+
+    /// Read a resource served by a handler; `params` are a template's variables
+    /// (percent-decoded), empty for a fixed resource.
+    fn read_resource<'a>(
+        &'a self,
+        name: &str,
+        ctx: Context,
+        uri: String,
+        params: Vec<(String, String)>,
+    ) -> BoxFuture<'a, Result<Vec<ResourceContents>, ResourceError>>;
+
+    /// Extra template variables for a prompt declared with `handler: true`.
+    fn prompt_variables<'a>(
+        &'a self,
+        name: &str,
+        ctx: Context,
+        args: Map<String, Value>,
+    ) -> BoxFuture<'a, Result<Map<String, Value>, ToolError>>;
+
+    /// Suggestions for `completion/complete` beyond a prompt argument's `values`.
+    fn complete<'a>(
+        &'a self,
+        ctx: Context,
+        request: CompletionRequest,
+    ) -> BoxFuture<'a, Result<Vec<String>, ToolError>>;
+}

@@ -1,0 +1,255 @@
+//! JSON-RPC 2.0 as MCP uses it (L-1, L-2): parsing one message with the exact error
+//! for each way it can be malformed, and building responses.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::error::McpError;
+use super::version::ProtocolVersion;
+
+/// A request id: a string or an integer, never null (L-1).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RequestId {
+    Number(i64),
+    String(String),
+}
+
+impl RequestId {
+    /// A key that keeps `1` and `"1"` apart.
+    pub fn key(&self) -> String {
+        match self {
+            RequestId::Number(n) => n.to_string(),
+            RequestId::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        }
+    }
+
+    fn from_value(v: &Value) -> Option<RequestId> {
+        match v {
+            Value::String(s) => Some(RequestId::String(s.clone())),
+            Value::Number(n) => n.as_i64().map(RequestId::Number),
+            _ => None,
+        }
+    }
+
+    pub fn to_value(&self) -> Value {
+        match self {
+            RequestId::Number(n) => json!(n),
+            RequestId::String(s) => json!(s),
+        }
+    }
+}
+
+/// A request from the client.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub id: RequestId,
+    pub method: String,
+    pub params: Option<Value>,
+}
+
+/// A notification from the client (never answered).
+#[derive(Debug, Clone)]
+pub struct Notification {
+    pub method: String,
+    pub params: Option<Value>,
+}
+
+/// The client's answer to a request the server sent.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub id: RequestId,
+    /// The whole message, as received.
+    pub message: Value,
+}
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    Request(Request),
+    Notification(Notification),
+    Response(Response),
+}
+
+/// Why a message could not be read, with the id when one could be recovered.
+#[derive(Debug)]
+pub struct Malformed {
+    pub id: Option<RequestId>,
+    pub error: McpError,
+}
+
+/// Read one JSON-RPC message.
+pub fn parse_message(value: Value) -> Result<Message, Malformed> {
+    let Value::Object(mut obj) = value else {
+        return Err(Malformed {
+            id: None,
+            error: McpError::InvalidRequest("a JSON-RPC message must be an object".into()),
+        });
+    };
+    let id = match obj.get("id") {
+        None => None,
+        Some(Value::Null) if obj.contains_key("method") => {
+            return Err(invalid(
+                None,
+                "`id` must be a string or an integer, not null",
+            ));
+        }
+        Some(Value::Null) => None,
+        Some(v) => Some(
+            RequestId::from_value(v)
+                .ok_or_else(|| invalid(None, "`id` must be a string or an integer"))?,
+        ),
+    };
+    if obj.get("jsonrpc") != Some(&Value::String("2.0".into())) {
+        return Err(invalid(id, "`jsonrpc` must be \"2.0\""));
+    }
+    if let Some(method) = obj.get("method") {
+        let Value::String(method) = method else {
+            return Err(invalid(id, "`method` must be a string"));
+        };
+        let method = method.clone();
+        let params = match obj.remove("params") {
+            None => None,
+            Some(p @ (Value::Object(_) | Value::Array(_))) => Some(p),
+            Some(_) => return Err(invalid(id, "`params` must be an object")),
+        };
+        return Ok(match id {
+            Some(id) => Message::Request(Request { id, method, params }),
+            None => Message::Notification(Notification { method, params }),
+        });
+    }
+    let has_result = obj.contains_key("result");
+    let has_error = obj.contains_key("error");
+    match (id, has_result, has_error) {
+        (Some(id), true, false) | (Some(id), false, true) => Ok(Message::Response(Response {
+            id,
+            message: Value::Object(obj),
+        })),
+        (id, true, true) => Err(invalid(id, "a response has `result` or `error`, not both")),
+        (None, true, _) | (None, _, true) => Err(invalid(
+            None,
+            "a response needs the `id` of the request it answers",
+        )),
+        (id, _, _) => Err(invalid(
+            id,
+            "a message needs a `method` (request or notification) or a `result`/`error` (response)",
+        )),
+    }
+}
+
+fn invalid(id: Option<RequestId>, why: &str) -> Malformed {
+    Malformed {
+        id,
+        error: McpError::InvalidRequest(why.into()),
+    }
+}
+
+/// `{"jsonrpc":"2.0","id":…,"result":…}`
+pub fn result_response(id: &RequestId, result: Value) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id.to_value(), "result": result })
+}
+
+/// An error response. Without an id (a message that could not be read), 2025-11-25
+/// omits `id` (L-2); earlier revisions require `"id": null`.
+pub fn error_response(id: Option<&RequestId>, error: &McpError, version: ProtocolVersion) -> Value {
+    let mut obj = Map::new();
+    obj.insert("jsonrpc".into(), json!("2.0"));
+    match id {
+        Some(id) => {
+            obj.insert("id".into(), id.to_value());
+        }
+        None if version.is_2025_11_25_or_later() => {}
+        None => {
+            obj.insert("id".into(), Value::Null);
+        }
+    }
+    obj.insert("error".into(), error.to_object());
+    Value::Object(obj)
+}
+
+/// `{"jsonrpc":"2.0","method":…,"params":…}`
+pub fn notification(method: &str, params: Value) -> Value {
+    json!({ "jsonrpc": "2.0", "method": method, "params": params })
+}
+
+/// A server-to-client request.
+pub fn request(id: &RequestId, method: &str, params: Value) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id.to_value(), "method": method, "params": params })
+}
+
+/// The params of a request as an object (absent params read as `{}`).
+pub fn params_object(params: Option<Value>) -> Result<Map<String, Value>, McpError> {
+    match params {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(m)) => Ok(m),
+        Some(_) => Err(McpError::InvalidParams("params must be an object".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(v: Value) -> (Option<RequestId>, i64) {
+        let m = parse_message(v).unwrap_err();
+        (m.id, m.error.code())
+    }
+
+    #[test]
+    fn classifies_messages() {
+        assert!(matches!(
+            parse_message(json!({"jsonrpc":"2.0","id":1,"method":"ping"})),
+            Ok(Message::Request(_))
+        ));
+        assert!(matches!(
+            parse_message(json!({"jsonrpc":"2.0","method":"notifications/initialized"})),
+            Ok(Message::Notification(_))
+        ));
+        assert!(matches!(
+            parse_message(json!({"jsonrpc":"2.0","id":"s-1","result":{}})),
+            Ok(Message::Response(_))
+        ));
+    }
+
+    #[test]
+    fn rejects_malformed_messages_with_invalid_request() {
+        assert_eq!(err(json!([1])), (None, -32600));
+        assert_eq!(
+            err(json!({"jsonrpc":"2.0","id":null,"method":"ping"})),
+            (None, -32600)
+        );
+        assert_eq!(
+            err(json!({"jsonrpc":"2.0","id":1.5,"method":"ping"})),
+            (None, -32600)
+        );
+        assert_eq!(
+            err(json!({"jsonrpc":"1.0","id":7,"method":"ping"})),
+            (Some(RequestId::Number(7)), -32600)
+        );
+        assert_eq!(
+            err(json!({"jsonrpc":"2.0","id":7,"method":3})),
+            (Some(RequestId::Number(7)), -32600)
+        );
+        assert_eq!(
+            err(json!({"jsonrpc":"2.0","id":7,"method":"x","params":"s"})),
+            (Some(RequestId::Number(7)), -32600)
+        );
+        assert_eq!(
+            err(json!({"jsonrpc":"2.0","id":7})),
+            (Some(RequestId::Number(7)), -32600)
+        );
+    }
+
+    #[test]
+    fn error_ids_follow_the_version() {
+        let e = McpError::Parse("x".into());
+        assert_eq!(
+            error_response(None, &e, ProtocolVersion::V2025_06_18)["id"],
+            Value::Null
+        );
+        assert!(
+            error_response(None, &e, ProtocolVersion::V2025_11_25)
+                .get("id")
+                .is_none()
+        );
+    }
+}

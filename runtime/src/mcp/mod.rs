@@ -1,0 +1,28 @@
+//! The MCP server: JSON-RPC 2.0, the lifecycle and version negotiation, the
+//! methods, sessions, the resumable event log and the Streamable HTTP transport.
+
+mod broker;
+pub(crate) mod catalog;
+mod context;
+pub(crate) mod core;
+mod definition;
+mod error;
+mod inflight;
+pub mod jsonrpc;
+mod outbound;
+mod pagination;
+mod session;
+mod streams;
+mod transport;
+mod version;
+pub mod wire;
+
+pub use context::{
+    ClientRequestError, CompletionRef, CompletionRequest, Context, LogLevel, ResourceError,
+    ToolError,
+};
+pub use core::Settings;
+pub use definition::{BoxFuture, Handlers, ServerDefinition, ToolSchemas, schema_for};
+pub use error::{McpError, TransportError};
+pub use transport::{McpEndpoint, SESSION_HEADER, VERSION_HEADER};
+pub use version::ProtocolVersion;

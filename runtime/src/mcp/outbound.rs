@@ -1,0 +1,36 @@
+//! The channel from a running request to the HTTP response that carries its stream:
+//! notifications and server-to-client requests first, then the final response.
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+/// One thing a request puts on its stream.
+#[derive(Debug)]
+pub(crate) enum StreamItem {
+    /// A notification or a server-to-client request.
+    Message(Value),
+    /// The response; `None` when the request was cancelled (no response is sent).
+    Final(Option<Value>),
+}
+
+/// Sending half, held by the request's [`Context`](super::Context).
+#[derive(Clone, Debug)]
+pub(crate) struct Outbound {
+    tx: mpsc::UnboundedSender<StreamItem>,
+}
+
+impl Outbound {
+    pub(crate) fn channel() -> (Outbound, mpsc::UnboundedReceiver<StreamItem>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Outbound { tx }, rx)
+    }
+
+    /// Queue a message; false once the stream is finished.
+    pub(crate) fn send(&self, message: Value) -> bool {
+        self.tx.send(StreamItem::Message(message)).is_ok()
+    }
+
+    pub(crate) fn finish(&self, response: Option<Value>) {
+        let _ = self.tx.send(StreamItem::Final(response));
+    }
+}

@@ -1,0 +1,354 @@
+//! SSE streams: how a POST's reply becomes JSON or a stream, and how GET streams
+//! (the standalone one, or any stream resumed with `Last-Event-ID`) are served
+//! from the durable event log.
+//!
+//! Event ids are `<stream>-<seq>`: unique across the session's streams (T-16) and
+//! naming the stream they belong to, so a resumption replays that stream only
+//! (T-17). Every event is appended to the log before it is written to the wire.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::broker::Signal;
+use super::core::Core;
+use super::outbound::StreamItem;
+use super::session::Session;
+use super::version::ProtocolVersion;
+use crate::store::now_ms;
+
+/// The session's standalone stream, opened by GET without `Last-Event-ID`.
+pub(crate) const STANDALONE: &str = "g";
+
+/// What a POST gets back.
+pub(crate) enum Reply {
+    /// 202: nothing to answer (only notifications/responses, or all cancelled).
+    Accepted,
+    /// 200 `application/json`: one response, or an array for a batch.
+    Json(Value),
+    /// 200 `text/event-stream`.
+    Sse(mpsc::Receiver<Bytes>),
+}
+
+/// A fresh stream id: hex, so it never contains the `-` of event ids.
+fn new_stream_id() -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    id[..16].to_string()
+}
+
+pub(crate) fn event_id(stream: &str, seq: i64) -> String {
+    format!("{stream}-{seq}")
+}
+
+/// Split a `Last-Event-ID` into stream and sequence number.
+pub(crate) fn parse_event_id(id: &str) -> Option<(String, i64)> {
+    let (stream, seq) = id.rsplit_once('-')?;
+    let valid_stream = !stream.is_empty() && stream.chars().all(|c| c.is_ascii_alphanumeric());
+    let seq: i64 = seq.parse().ok().filter(|s| *s >= 0)?;
+    valid_stream.then(|| (stream.to_string(), seq))
+}
+
+/// `id:` + `data:` (a JSON-RPC message serializes to one line).
+fn sse_event(id: Option<&str>, data: &str) -> Bytes {
+    let mut s = String::with_capacity(data.len() + 40);
+    if let Some(id) = id {
+        s.push_str("id: ");
+        s.push_str(id);
+        s.push('\n');
+    }
+    s.push_str("data: ");
+    s.push_str(data);
+    s.push_str("\n\n");
+    Bytes::from(s)
+}
+
+/// T-11 (2025-11-25 only): an event with an id and empty data, plus `retry`, so
+/// the client can reconnect before the first real event.
+fn priming_event(id: &str, retry: Duration) -> Bytes {
+    Bytes::from(format!(
+        "id: {id}\nretry: {}\ndata: \n\n",
+        retry.as_millis()
+    ))
+}
+
+const KEEPALIVE: &[u8] = b": keep-alive\n\n";
+
+/// Drive the reply to a POST that carries `expected` requests: answer JSON when
+/// every response is ready before anything else needs sending (and before the
+/// keep-alive interval), otherwise switch to SSE and log every event.
+pub(crate) async fn pump(
+    core: std::sync::Arc<Core>,
+    session: Session,
+    mut rx: mpsc::UnboundedReceiver<StreamItem>,
+    expected: usize,
+    batch: bool,
+    reply: oneshot::Sender<Reply>,
+) {
+    let mut finals: Vec<Value> = Vec::new();
+    let mut done = 0usize;
+    let deadline = tokio::time::sleep(core.settings.keepalive);
+    tokio::pin!(deadline);
+    // Phase 1: JSON while only responses arrive.
+    let first_message = loop {
+        tokio::select! {
+            item = rx.recv() => match item {
+                Some(StreamItem::Final(response)) => {
+                    done += 1;
+                    finals.extend(response);
+                    if done == expected {
+                        let _ = reply.send(json_reply(finals, batch));
+                        return;
+                    }
+                }
+                Some(StreamItem::Message(m)) => break Some(m),
+                None => {
+                    let _ = reply.send(json_reply(finals, batch));
+                    return;
+                }
+            },
+            _ = &mut deadline => break None,
+        }
+    };
+    // Phase 2: SSE.
+    let (tx, body) = mpsc::channel::<Bytes>(64);
+    let _ = reply.send(Reply::Sse(body));
+    let mut sse = SseWriter::open(&core, &session, tx).await;
+    for response in finals {
+        sse.send(&response, false).await;
+    }
+    if let Some(m) = first_message {
+        sse.send(&m, false).await;
+    }
+    let mut keepalive = tokio::time::interval(core.settings.keepalive);
+    keepalive.reset();
+    while done < expected {
+        tokio::select! {
+            item = rx.recv() => match item {
+                Some(StreamItem::Message(m)) => sse.send(&m, false).await,
+                Some(StreamItem::Final(response)) => {
+                    done += 1;
+                    let last = done == expected;
+                    match response {
+                        Some(r) => sse.send(&r, last).await,
+                        None if last => sse.end().await,
+                        None => {}
+                    }
+                }
+                None => break,
+            },
+            _ = keepalive.tick() => sse.raw(Bytes::from_static(KEEPALIVE)).await,
+        }
+    }
+}
+
+fn json_reply(mut finals: Vec<Value>, batch: bool) -> Reply {
+    match (finals.len(), batch) {
+        (0, _) => Reply::Accepted,
+        (_, true) => Reply::Json(Value::Array(finals)),
+        (_, false) => Reply::Json(finals.remove(0)),
+    }
+}
+
+/// Writes one POST stream: logs each event, then sends it while the client is
+/// still connected (a disconnected client resumes from the log, T-12).
+struct SseWriter<'a> {
+    core: &'a Core,
+    session: &'a Session,
+    stream: String,
+    tx: mpsc::Sender<Bytes>,
+    connected: bool,
+}
+
+impl<'a> SseWriter<'a> {
+    async fn open(core: &'a Core, session: &'a Session, tx: mpsc::Sender<Bytes>) -> SseWriter<'a> {
+        let stream = new_stream_id();
+        let mut w = SseWriter {
+            core,
+            session,
+            stream,
+            tx,
+            connected: true,
+        };
+        match core
+            .store
+            .open_stream(&session.id, &w.stream, now_ms())
+            .await
+        {
+            Ok(_) if session.version >= ProtocolVersion::V2025_11_25 => {
+                let prime = priming_event(&event_id(&w.stream, 0), core.settings.sse_retry);
+                w.raw(prime).await;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "could not open a stream in the event log; it will not be resumable")
+            }
+        }
+        w
+    }
+
+    async fn raw(&mut self, bytes: Bytes) {
+        if self.connected && self.tx.send(bytes).await.is_err() {
+            self.connected = false;
+            tracing::debug!(stream = %self.stream, "client disconnected; events stay in the log for resumption");
+        }
+    }
+
+    async fn send(&mut self, message: &Value, end: bool) {
+        let text = message.to_string();
+        let logged = self
+            .core
+            .store
+            .append_event(&self.session.id, &self.stream, &text, end, now_ms())
+            .await;
+        let id = match logged {
+            Ok(seq) => {
+                self.core
+                    .broker
+                    .event_appended(&self.session.id, &self.stream, seq);
+                Some(event_id(&self.stream, seq))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not log an event; sending it without an id");
+                None
+            }
+        };
+        self.raw(sse_event(id.as_deref(), &text)).await;
+    }
+
+    async fn end(&mut self) {
+        if let Err(e) = self
+            .core
+            .store
+            .end_stream(&self.session.id, &self.stream, now_ms())
+            .await
+        {
+            tracing::warn!(error = %e, "could not mark a stream ended");
+        }
+    }
+}
+
+/// Serve a stream from the log to a GET: replay what follows `after` and follow
+/// new events live until the stream ends, another connection takes it over, the
+/// session is deleted, or the client goes away.
+pub(crate) fn serve(
+    core: std::sync::Arc<Core>,
+    session: Session,
+    stream: String,
+    after: i64,
+    prime: Option<Bytes>,
+) -> mpsc::Receiver<Bytes> {
+    let (tx, rx) = mpsc::channel::<Bytes>(64);
+    // Subscribe before reading the log, so no signal falls between the two.
+    let signals = core.broker.subscribe();
+    tokio::spawn(async move {
+        let holder = uuid::Uuid::new_v4().simple().to_string();
+        core.broker
+            .publish(Signal::Takeover {
+                session: session.id.clone(),
+                stream: stream.clone(),
+                holder: holder.clone(),
+            })
+            .await;
+        if let Some(p) = prime
+            && tx.send(p).await.is_err()
+        {
+            return;
+        }
+        follow(&core, &session, &stream, after, &holder, signals, tx).await;
+    });
+    rx
+}
+
+async fn follow(
+    core: &Core,
+    session: &Session,
+    stream: &str,
+    mut last: i64,
+    holder: &str,
+    mut signals: broadcast::Receiver<std::sync::Arc<Signal>>,
+    tx: mpsc::Sender<Bytes>,
+) {
+    let mut keepalive = tokio::time::interval(core.settings.keepalive);
+    keepalive.reset();
+    let mut poll = tokio::time::interval(core.settings.poll_interval);
+    loop {
+        // Drain the log past what was sent.
+        match core.store.events_after(&session.id, stream, last).await {
+            Ok(events) => {
+                for e in events {
+                    let id = event_id(stream, e.seq);
+                    if tx.send(sse_event(Some(&id), &e.message)).await.is_err() {
+                        return;
+                    }
+                    last = e.seq;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read the event log"),
+        }
+        if stream != STANDALONE {
+            match core.store.stream_state(&session.id, stream).await {
+                Ok(Some(s)) if s.ended && last >= s.last_seq => return,
+                Ok(None) => return,
+                _ => {}
+            }
+        }
+        // Wait for a reason to look again.
+        loop {
+            tokio::select! {
+                signal = signals.recv() => match signal {
+                    Ok(s) => match &*s {
+                        Signal::Event { session: ss, stream: st, seq }
+                            if *ss == session.id && st == stream && *seq > last => break,
+                        Signal::Takeover { session: ss, stream: st, holder: h }
+                            if *ss == session.id && st == stream && h != holder => return,
+                        Signal::Deleted { session: ss } if *ss == session.id => return,
+                        _ => {}
+                    },
+                    Err(broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                _ = poll.tick() => break,
+                _ = keepalive.tick() => {
+                    if tx.send(Bytes::from_static(KEEPALIVE)).await.is_err() {
+                        return;
+                    }
+                }
+                _ = tx.closed() => return,
+            }
+        }
+    }
+}
+
+/// The priming event for a GET stream, when the session's version wants one.
+pub(crate) fn get_priming(core: &Core, session: &Session, stream: &str, seq: i64) -> Option<Bytes> {
+    (session.version >= ProtocolVersion::V2025_11_25)
+        .then(|| priming_event(&event_id(stream, seq), core.settings.sse_retry))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_round_trip() {
+        assert_eq!(parse_event_id("g-7"), Some(("g".into(), 7)));
+        assert_eq!(
+            parse_event_id(&event_id("a1b2", 0)),
+            Some(("a1b2".into(), 0))
+        );
+        assert_eq!(parse_event_id("nope"), None);
+        assert_eq!(parse_event_id("g--1"), None);
+        assert_eq!(parse_event_id("a b-1"), None);
+    }
+
+    #[test]
+    fn encodes_events() {
+        assert_eq!(&sse_event(Some("g-1"), "{}")[..], b"id: g-1\ndata: {}\n\n");
+        assert_eq!(
+            &priming_event("ab-0", Duration::from_millis(1500))[..],
+            b"id: ab-0\nretry: 1500\ndata: \n\n"
+        );
+    }
+}

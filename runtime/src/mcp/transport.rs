@@ -1,0 +1,412 @@
+//! Streamable HTTP at the MCP endpoint (T-1…T-29): POST carries client messages
+//! and answers JSON or SSE, GET opens (or resumes) a server-to-client stream,
+//! DELETE ends the session. Every refusal is a [`TransportError`] with its status.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use salvo::http::header::{self, HeaderValue};
+use salvo::http::{Method, StatusCode};
+use salvo::prelude::*;
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::core::Core;
+use super::error::{McpError, TransportError};
+use super::jsonrpc::{self, Message, Request as RpcRequest, parse_message};
+use super::outbound::Outbound;
+use super::session::Session;
+use super::streams::{self, Reply};
+use super::version::ProtocolVersion;
+use crate::principal::Principal;
+use crate::store::now_ms;
+
+pub const SESSION_HEADER: &str = "mcp-session-id";
+pub const VERSION_HEADER: &str = "mcp-protocol-version";
+
+/// The salvo handler for the MCP endpoint.
+pub struct McpEndpoint {
+    core: Arc<Core>,
+}
+
+impl McpEndpoint {
+    pub(crate) fn new(core: Arc<Core>) -> McpEndpoint {
+        McpEndpoint { core }
+    }
+}
+
+/// A successful answer plus the session id to announce (after `initialize`).
+struct Answer {
+    reply: Reply,
+    session: Option<String>,
+}
+
+impl From<Reply> for Answer {
+    fn from(reply: Reply) -> Self {
+        Answer {
+            reply,
+            session: None,
+        }
+    }
+}
+
+/// A failed request: HTTP-level, or a JSON-RPC error for one unreadable message.
+enum Failure {
+    Transport(TransportError),
+    Rpc {
+        id: Option<jsonrpc::RequestId>,
+        error: McpError,
+    },
+}
+
+impl From<TransportError> for Failure {
+    fn from(e: TransportError) -> Self {
+        Failure::Transport(e)
+    }
+}
+
+impl From<crate::store::StoreError> for Failure {
+    fn from(e: crate::store::StoreError) -> Self {
+        Failure::Transport(TransportError::Unavailable(e))
+    }
+}
+
+#[salvo::async_trait]
+impl Handler for McpEndpoint {
+    async fn handle(
+        &self,
+        req: &mut Request,
+        depot: &mut Depot,
+        res: &mut Response,
+        _ctrl: &mut FlowCtrl,
+    ) {
+        let principal = depot
+            .get_typed::<Principal>()
+            .ok()
+            .cloned()
+            .unwrap_or_else(Principal::local);
+        // The version for error bodies: the client's header when it is one we know.
+        let version = header_str(req, VERSION_HEADER)
+            .and_then(ProtocolVersion::parse)
+            .unwrap_or(ProtocolVersion::DEFAULT);
+        if req.method() == Method::OPTIONS {
+            // A CORS preflight; the CORS layer adds its headers.
+            res.status_code(StatusCode::NO_CONTENT);
+            return;
+        }
+        let outcome = match *req.method() {
+            Method::POST => self.post(req, &principal).await,
+            Method::GET => self.get(req, &principal).await,
+            Method::DELETE => self.delete(req, &principal).await,
+            _ => Err(TransportError::MethodNotAllowed.into()),
+        };
+        match outcome {
+            Ok(answer) => write_answer(res, answer),
+            Err(Failure::Transport(e)) => {
+                if let TransportError::Unavailable(inner) = &e {
+                    tracing::error!(error = %inner, "store unavailable");
+                }
+                if matches!(e, TransportError::MethodNotAllowed) {
+                    res.add_header(header::ALLOW, "GET, POST, DELETE", true)
+                        .ok();
+                }
+                write_json(res, e.status(), &e.body(version));
+            }
+            Err(Failure::Rpc { id, error }) => {
+                write_json(
+                    res,
+                    StatusCode::BAD_REQUEST,
+                    &jsonrpc::error_response(id.as_ref(), &error, version),
+                );
+            }
+        }
+    }
+}
+
+impl McpEndpoint {
+    async fn post(&self, req: &mut Request, principal: &Principal) -> Result<Answer, Failure> {
+        if !accepts(req, &["application/json", "text/event-stream"]) {
+            return Err(TransportError::NotAcceptablePost.into());
+        }
+        if !is_json(req) {
+            return Err(TransportError::UnsupportedMediaType.into());
+        }
+        let body = read_body(req, self.core.settings.max_body).await?;
+        let value: Value =
+            serde_json::from_slice(&body).map_err(|e| TransportError::Parse(e.to_string()))?;
+        match value {
+            Value::Array(items) => self.post_batch(req, principal, items).await,
+            single => self.post_single(req, principal, single).await,
+        }
+    }
+
+    async fn post_single(
+        &self,
+        req: &Request,
+        principal: &Principal,
+        value: Value,
+    ) -> Result<Answer, Failure> {
+        let message = parse_message(value).map_err(|m| Failure::Rpc {
+            id: m.id,
+            error: m.error,
+        })?;
+        if let Message::Request(r) = &message
+            && r.method == "initialize"
+        {
+            let r: RpcRequest = r.clone();
+            let id = r.id.clone();
+            return match self.core.initialize(&principal.user_id, r).await {
+                Ok((session, response)) => Ok(Answer {
+                    reply: Reply::Json(response),
+                    session: Some(session.id),
+                }),
+                // A bad initialize is a JSON-RPC error, not a 4xx: 400/404/405 would
+                // send 2025-11-25 clients to the legacy transport (section 5, item 14).
+                Err(e) => Ok(Reply::Json(jsonrpc::error_response(
+                    Some(&id),
+                    &e,
+                    ProtocolVersion::LATEST,
+                ))
+                .into()),
+            };
+        }
+        let session = self.session(req, principal).await?;
+        match message {
+            Message::Notification(n) => {
+                self.core.notification(&session, n).await?;
+                Ok(Reply::Accepted.into())
+            }
+            Message::Response(r) => {
+                self.core.client_response(&session, r).await?;
+                Ok(Reply::Accepted.into())
+            }
+            Message::Request(r) => Ok(self.run(session, vec![r], Vec::new(), false).await.into()),
+        }
+    }
+
+    /// T-27: 2025-03-26 sessions may POST a JSON array of messages.
+    async fn post_batch(
+        &self,
+        req: &Request,
+        principal: &Principal,
+        items: Vec<Value>,
+    ) -> Result<Answer, Failure> {
+        if items.is_empty() {
+            return Err(TransportError::EmptyBatch.into());
+        }
+        if items
+            .iter()
+            .any(|m| m.get("method").and_then(Value::as_str) == Some("initialize"))
+        {
+            return Err(TransportError::InitializeInBatch.into());
+        }
+        let session = self.session(req, principal).await?;
+        if !session.version.allows_batches() {
+            return Err(TransportError::BatchNotSupported(session.version.as_str()).into());
+        }
+        let mut requests = Vec::new();
+        let mut errors = Vec::new();
+        for item in items {
+            match parse_message(item) {
+                Ok(Message::Request(r)) => requests.push(r),
+                Ok(Message::Notification(n)) => self.core.notification(&session, n).await?,
+                Ok(Message::Response(r)) => self.core.client_response(&session, r).await?,
+                Err(m) => errors.push(jsonrpc::error_response(
+                    m.id.as_ref(),
+                    &m.error,
+                    session.version,
+                )),
+            }
+        }
+        if requests.is_empty() && errors.is_empty() {
+            return Ok(Reply::Accepted.into());
+        }
+        Ok(self.run(session, requests, errors, true).await.into())
+    }
+
+    /// Start the requests and wait until the reply's form (JSON or SSE) is known.
+    async fn run(
+        &self,
+        session: Session,
+        requests: Vec<RpcRequest>,
+        errors: Vec<Value>,
+        batch: bool,
+    ) -> Reply {
+        let (out, rx) = Outbound::channel();
+        let expected = requests.len() + errors.len();
+        for e in errors {
+            out.finish(Some(e));
+        }
+        for r in requests {
+            self.core.spawn_request(&session, r, out.clone());
+        }
+        drop(out);
+        let (reply_tx, reply_rx) = oneshot::channel();
+        tokio::spawn(streams::pump(
+            self.core.clone(),
+            session,
+            rx,
+            expected,
+            batch,
+            reply_tx,
+        ));
+        reply_rx.await.unwrap_or(Reply::Accepted)
+    }
+
+    async fn get(&self, req: &mut Request, principal: &Principal) -> Result<Answer, Failure> {
+        if !accepts(req, &["text/event-stream"]) {
+            return Err(TransportError::NotAcceptableGet.into());
+        }
+        let session = self.session(req, principal).await?;
+        let core = &self.core;
+        let (stream, after) = match header_str(req, "last-event-id") {
+            Some(last) => {
+                let bad = || TransportError::BadLastEventId(last.to_string());
+                let (stream, seq) = streams::parse_event_id(last).ok_or_else(bad)?;
+                let state = core
+                    .store
+                    .stream_state(&session.id, &stream)
+                    .await?
+                    .ok_or_else(bad)?;
+                if seq > state.last_seq {
+                    return Err(bad().into());
+                }
+                (stream, seq)
+            }
+            None => {
+                let state = core
+                    .store
+                    .open_stream(&session.id, streams::STANDALONE, now_ms())
+                    .await?;
+                (streams::STANDALONE.to_string(), state.last_seq)
+            }
+        };
+        let prime = streams::get_priming(core, &session, &stream, after);
+        let body = streams::serve(core.clone(), session, stream, after, prime);
+        Ok(Reply::Sse(body).into())
+    }
+
+    async fn delete(&self, req: &mut Request, principal: &Principal) -> Result<Answer, Failure> {
+        let session = self.session(req, principal).await?;
+        self.core.delete_session(&session).await?;
+        Ok(Reply::Json(Value::Null).into())
+    }
+
+    /// T-19…T-21, T-24…T-26: the request's session, and its version header.
+    async fn session(&self, req: &Request, principal: &Principal) -> Result<Session, Failure> {
+        let id = header_str(req, SESSION_HEADER).ok_or(TransportError::MissingSession)?;
+        if let Some(v) = header_str(req, VERSION_HEADER)
+            && ProtocolVersion::parse(v).is_none()
+        {
+            return Err(TransportError::BadProtocolVersion(v.to_string()).into());
+        }
+        // A header naming another supported version than the session's: the
+        // session's negotiated version wins.
+        self.core
+            .sessions
+            .get(id, &principal.user_id)
+            .await?
+            .ok_or_else(|| TransportError::SessionNotFound.into())
+    }
+}
+
+fn header_str<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// Whether the Accept header admits every one of `types` (wildcards count; no
+/// Accept header admits nothing, as the SDKs do).
+fn accepts(req: &Request, types: &[&str]) -> bool {
+    let accepted: Vec<String> = req
+        .headers()
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .collect();
+    types.iter().all(|wanted| {
+        let major = wanted.split('/').next().unwrap_or("");
+        accepted
+            .iter()
+            .any(|a| a == wanted || a == "*/*" || *a == format!("{major}/*"))
+    })
+}
+
+/// `application/json`, optionally with `charset=utf-8` (JSON-RPC is UTF-8).
+fn is_json(req: &Request) -> bool {
+    let Some(ct) = header_str(req, "content-type") else {
+        return false;
+    };
+    let mut parts = ct.split(';').map(str::trim);
+    let essence = parts.next().unwrap_or("").to_ascii_lowercase();
+    let charset_ok = parts.all(|p| match p.split_once('=') {
+        Some((k, v)) if k.trim().eq_ignore_ascii_case("charset") => {
+            v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+        }
+        _ => true,
+    });
+    essence == "application/json" && charset_ok
+}
+
+async fn read_body(req: &mut Request, max: usize) -> Result<Bytes, TransportError> {
+    let declared = header_str(req, "content-length").and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(TransportError::PayloadTooLarge(max));
+    }
+    match req.payload_with_max_size(max).await {
+        Ok(b) => Ok(b.clone()),
+        Err(salvo::http::ParseError::PayloadTooLarge) => Err(TransportError::PayloadTooLarge(max)),
+        Err(e) => Err(TransportError::Parse(format!(
+            "could not read the body: {e}"
+        ))),
+    }
+}
+
+fn write_json(res: &mut Response, status: StatusCode, body: &Value) {
+    res.status_code(status);
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let _ = res.write_body(body.to_string());
+}
+
+fn write_answer(res: &mut Response, answer: Answer) {
+    if let Some(id) = &answer.session
+        && let Ok(v) = HeaderValue::from_str(id)
+    {
+        res.headers_mut().insert(SESSION_HEADER, v);
+    }
+    match answer.reply {
+        Reply::Accepted => {
+            res.status_code(StatusCode::ACCEPTED);
+        }
+        Reply::Json(Value::Null) => {
+            res.status_code(StatusCode::OK);
+        }
+        Reply::Json(body) => write_json(res, StatusCode::OK, &body),
+        Reply::Sse(rx) => {
+            res.status_code(StatusCode::OK);
+            let headers = res.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+            res.stream(ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>));
+        }
+    }
+}

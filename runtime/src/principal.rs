@@ -1,0 +1,39 @@
+//! Who is calling: the internal user id a request runs for. With `auth: none` every
+//! caller is the one local user; the OAuth layer will put the token's subject here.
+
+use salvo::prelude::*;
+
+/// The caller of a request, as later handlers find it in the depot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Internal user id: session owner, tool context, data key.
+    pub user_id: String,
+}
+
+impl Principal {
+    /// The single user of a server without sign-in.
+    pub const LOCAL_USER: &'static str = "local";
+
+    pub fn local() -> Principal {
+        Principal {
+            user_id: Self::LOCAL_USER.to_string(),
+        }
+    }
+}
+
+/// `auth: none`: every request runs as the local user.
+pub struct LocalUser;
+
+#[salvo::async_trait]
+impl Handler for LocalUser {
+    async fn handle(
+        &self,
+        req: &mut Request,
+        depot: &mut Depot,
+        res: &mut Response,
+        ctrl: &mut FlowCtrl,
+    ) {
+        depot.insert_typed(Principal::local());
+        ctrl.call_next(req, depot, res).await;
+    }
+}

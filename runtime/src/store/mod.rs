@@ -1,0 +1,284 @@
+//! The store: every piece of state a restart or a second replica needs, behind one
+//! API over SQLite (the default, a file created on first run) and PostgreSQL (for
+//! production and several replicas). Each backend has its own module and its own
+//! migrations, applied at connect.
+
+mod postgres;
+mod sqlite;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::{PgPool, SqlitePool};
+
+pub use self::postgres::NOTIFY_CHANNEL;
+
+/// A store error: the database failed or could not be reached. Maps to HTTP 503 at
+/// the transport (the request may succeed when retried) and is logged with detail.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL `{0}`: expected sqlite://… or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which database a store uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Inner,
+}
+
+#[derive(Clone)]
+enum Inner {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
+/// A stored MCP session.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: String,
+    pub owner: String,
+    pub protocol_version: String,
+    pub client_info: String,
+    pub client_capabilities: String,
+    pub log_level: Option<String>,
+    pub initialized: bool,
+    pub created_at: i64,
+    pub last_seen: i64,
+    pub expires_at: i64,
+}
+
+/// One logged SSE event.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct EventRow {
+    pub seq: i64,
+    pub message: String,
+}
+
+/// Where a stream stands: its newest sequence number and whether it has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, sqlx::FromRow)]
+pub struct StreamState {
+    pub last_seq: i64,
+    pub ended: bool,
+}
+
+/// Now, in Unix milliseconds (the store's time unit).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+macro_rules! dispatch {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match &$self.inner {
+            Inner::Sqlite(s) => s.$method($($arg),*).await,
+            Inner::Postgres(s) => s.$method($($arg),*).await,
+        }
+    };
+}
+
+impl Store {
+    /// Connect and migrate. `sqlite://path` creates the file if needed (WAL mode);
+    /// `postgres://…` connects to an existing database.
+    pub async fn connect(url: &str) -> StoreResult<Store> {
+        let inner = if url.starts_with("sqlite:") {
+            Inner::Sqlite(sqlite::SqliteStore::connect(url).await?)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Inner::Postgres(postgres::PgStore::connect(url).await?)
+        } else {
+            return Err(StoreError::UnsupportedUrl(redact_url(url)));
+        };
+        Ok(Store { inner })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match &self.inner {
+            Inner::Sqlite(_) => Backend::Sqlite,
+            Inner::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The SQLite pool, for applications that keep their own tables here.
+    pub fn sqlite(&self) -> Option<&SqlitePool> {
+        match &self.inner {
+            Inner::Sqlite(s) => Some(&s.pool),
+            Inner::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL pool, for applications that keep their own tables here.
+    pub fn postgres(&self) -> Option<&PgPool> {
+        match &self.inner {
+            Inner::Postgres(s) => Some(&s.pool),
+            Inner::Sqlite(_) => None,
+        }
+    }
+
+    /// Close the pool (waits for connections to be returned).
+    pub async fn close(&self) {
+        match &self.inner {
+            Inner::Sqlite(s) => s.pool.close().await,
+            Inner::Postgres(s) => s.pool.close().await,
+        }
+    }
+
+    // --- sessions -------------------------------------------------------------
+
+    pub async fn create_session(&self, session: &SessionRow) -> StoreResult<()> {
+        dispatch!(self.create_session(session))
+    }
+
+    /// A session that exists and has not expired at `now`.
+    pub async fn session(&self, id: &str, now: i64) -> StoreResult<Option<SessionRow>> {
+        dispatch!(self.session(id, now))
+    }
+
+    /// Record activity: move `last_seen` and the expiry forward.
+    pub async fn touch_session(&self, id: &str, now: i64, expires_at: i64) -> StoreResult<()> {
+        dispatch!(self.touch_session(id, now, expires_at))
+    }
+
+    pub async fn mark_initialized(&self, id: &str) -> StoreResult<()> {
+        dispatch!(self.mark_initialized(id))
+    }
+
+    pub async fn set_log_level(&self, id: &str, level: &str) -> StoreResult<()> {
+        dispatch!(self.set_log_level(id, level))
+    }
+
+    /// Delete a session with its streams and events; false if it did not exist.
+    pub async fn delete_session(&self, id: &str) -> StoreResult<bool> {
+        dispatch!(self.delete_session(id))
+    }
+
+    /// Delete sessions that expired before `now`; returns how many.
+    pub async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64> {
+        dispatch!(self.delete_expired_sessions(now))
+    }
+
+    // --- the SSE event log ----------------------------------------------------
+
+    /// Make sure a stream exists (so its first event id can be handed out) and
+    /// return where it stands.
+    pub async fn open_stream(
+        &self,
+        session: &str,
+        stream: &str,
+        now: i64,
+    ) -> StoreResult<StreamState> {
+        dispatch!(self.open_stream(session, stream, now))
+    }
+
+    /// Append a message to a stream, atomically taking the next sequence number;
+    /// `end` marks the stream finished. Other replicas are signalled (PostgreSQL).
+    pub async fn append_event(
+        &self,
+        session: &str,
+        stream: &str,
+        message: &str,
+        end: bool,
+        now: i64,
+    ) -> StoreResult<i64> {
+        dispatch!(self.append_event(session, stream, message, end, now))
+    }
+
+    /// Mark a stream finished without a further message.
+    pub async fn end_stream(&self, session: &str, stream: &str, now: i64) -> StoreResult<()> {
+        dispatch!(self.end_stream(session, stream, now))
+    }
+
+    pub async fn stream_state(
+        &self,
+        session: &str,
+        stream: &str,
+    ) -> StoreResult<Option<StreamState>> {
+        dispatch!(self.stream_state(session, stream))
+    }
+
+    /// Events of a stream after `after_seq`, oldest first.
+    pub async fn events_after(
+        &self,
+        session: &str,
+        stream: &str,
+        after_seq: i64,
+    ) -> StoreResult<Vec<EventRow>> {
+        dispatch!(self.events_after(session, stream, after_seq))
+    }
+
+    /// Drop events older than `before` and all but the newest `keep` per session;
+    /// returns how many were deleted.
+    pub async fn prune_events(&self, before: i64, keep: i64) -> StoreResult<u64> {
+        dispatch!(self.prune_events(before, keep))
+    }
+
+    // --- cross-replica signals --------------------------------------------------
+
+    /// Publish a signal to every replica (PostgreSQL NOTIFY; a no-op on SQLite,
+    /// which serves a single process).
+    pub async fn publish(&self, payload: &str) -> StoreResult<()> {
+        match &self.inner {
+            Inner::Sqlite(_) => Ok(()),
+            Inner::Postgres(s) => s.publish(payload).await,
+        }
+    }
+
+    /// Keep a client's response to a server-to-client request for the replica that
+    /// is waiting for it.
+    pub async fn put_client_response(
+        &self,
+        session: &str,
+        request_id: &str,
+        message: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        dispatch!(self.put_client_response(session, request_id, message, now))
+    }
+
+    /// Take (read and delete) a stored client response.
+    pub async fn take_client_response(
+        &self,
+        session: &str,
+        request_id: &str,
+    ) -> StoreResult<Option<String>> {
+        dispatch!(self.take_client_response(session, request_id))
+    }
+}
+
+/// A database URL fit for a log line: the password replaced.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://me:secret@db:5432/x"),
+            "postgres://me:***@db:5432/x"
+        );
+        assert_eq!(redact_url("sqlite://gatehouse.db"), "sqlite://gatehouse.db");
+    }
+}

@@ -261,6 +261,7 @@ impl McpEndpoint {
         }
         let session = self.session(req, principal).await?;
         let core = &self.core;
+        let resuming = header_str(req, "last-event-id").is_some();
         let (stream, after) = match header_str(req, "last-event-id") {
             Some(last) => {
                 let bad = || TransportError::BadLastEventId(last.to_string());
@@ -283,7 +284,13 @@ impl McpEndpoint {
                 (streams::STANDALONE.to_string(), state.last_seq)
             }
         };
-        let prime = streams::get_priming(core, &session, &stream, after);
+        // A new stream is primed (2025-11-25) so the client holds an id to resume
+        // from; a resumed one already has it.
+        let prime = if resuming {
+            None
+        } else {
+            streams::get_priming(core, &session, &stream, after)
+        };
         let body = streams::serve(core.clone(), session, stream, after, prime);
         Ok(Reply::Sse(body).into())
     }

@@ -1,0 +1,132 @@
+//! Servers for tests: in-process on 127.0.0.1:0 with a fresh store, or as a child
+//! process (the `testkit-server` binary) for tests that kill and restart servers.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use gatehouse::{App, Config, Running, Settings, Store};
+
+use crate::client::Client;
+use crate::db::TestDb;
+
+pub struct TestServer {
+    pub running: Running,
+    pub store: Store,
+}
+
+impl TestServer {
+    /// Start `app` on a free loopback port over `db`, with default settings.
+    pub async fn start(db: &TestDb, app: App) -> TestServer {
+        Self::start_with(db, app, Settings::default()).await
+    }
+
+    pub async fn start_with(db: &TestDb, app: App, settings: Settings) -> TestServer {
+        let store = Store::connect(db.url())
+            .await
+            .expect("the test store opens");
+        Self::start_on(store, app, settings).await
+    }
+
+    /// Start on an already open store (e.g. one the app created tables in).
+    pub async fn start_on(store: Store, app: App, settings: Settings) -> TestServer {
+        let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let mut config = Config::for_listen(addr, "unused");
+        config.settings = settings;
+        let server = app
+            .start(&config, store.clone())
+            .await
+            .expect("the app starts");
+        let running = server.bind_to(addr).await.expect("the server binds");
+        TestServer { running, store }
+    }
+
+    /// The test kit.
+    pub async fn testkit(db: &TestDb) -> TestServer {
+        Self::start(db, crate::testkit::app()).await
+    }
+
+    /// The memory server.
+    pub async fn memory(db: &TestDb) -> TestServer {
+        let store = Store::connect(db.url())
+            .await
+            .expect("the test store opens");
+        let app = memory_server::app(store.clone())
+            .await
+            .expect("the memory app builds");
+        Self::start_on(store, app, Settings::default()).await
+    }
+
+    pub fn url(&self) -> String {
+        self.running.mcp_url()
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.url())
+    }
+
+    /// Stop the server (open streams end).
+    pub async fn stop(self) {
+        self.running.stop().await;
+        self.store.close().await;
+    }
+}
+
+/// A server in a child process; killed when dropped.
+pub struct Process {
+    child: Child,
+    pub url: String,
+}
+
+impl Process {
+    /// Start the `testkit-server` binary on a free port over `database_url`.
+    pub fn testkit(binary: &str, database_url: &str) -> Process {
+        Self::spawn(binary, database_url, "127.0.0.1:0")
+    }
+
+    pub fn spawn(binary: &str, database_url: &str, listen: &str) -> Process {
+        let mut child = Command::new(binary)
+            .env("DATABASE_URL", database_url)
+            .env("GATEHOUSE_LISTEN", listen)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the server binary starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line
+                    .split(" on ")
+                    .nth(1)
+                    .filter(|_| line.starts_with("gatehouse: serving"))
+                {
+                    let _ = tx.send(url.trim().to_string());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server prints the URL it serves");
+        Process { child, url }
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.url)
+    }
+
+    /// `kill -9`: no graceful shutdown, open streams cut.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,122 @@
+//! The store API, one suite against every backend.
+
+use gatehouse::Store;
+use gatehouse::store::{SessionRow, StreamState, now_ms};
+use gatehouse_tests::backend_tests;
+
+fn session(id: &str, now: i64, ttl: i64) -> SessionRow {
+    SessionRow {
+        id: id.to_string(),
+        owner: "u1".into(),
+        protocol_version: "2025-06-18".into(),
+        client_info: r#"{"name":"t"}"#.into(),
+        client_capabilities: "{}".into(),
+        log_level: None,
+        initialized: false,
+        created_at: now,
+        last_seen: now,
+        expires_at: now + ttl,
+    }
+}
+
+backend_tests! {
+    async fn sessions_round_trip_and_expire(db) {
+        let store = Store::connect(db.url()).await.unwrap();
+        let now = now_ms();
+        store.create_session(&session("s1", now, 60_000)).await.unwrap();
+        store.create_session(&session("s2", now, 10)).await.unwrap();
+        let got = store.session("s1", now).await.unwrap().unwrap();
+        assert_eq!(got, session("s1", now, 60_000));
+        store.mark_initialized("s1").await.unwrap();
+        store.set_log_level("s1", "debug").await.unwrap();
+        store.touch_session("s1", now + 5, now + 90_000).await.unwrap();
+        let got = store.session("s1", now).await.unwrap().unwrap();
+        assert!(got.initialized);
+        assert_eq!(got.log_level.as_deref(), Some("debug"));
+        assert_eq!((got.last_seen, got.expires_at), (now + 5, now + 90_000));
+        // Expired sessions read as absent before the sweep deletes them.
+        assert!(store.session("s2", now + 20).await.unwrap().is_none());
+        assert_eq!(store.delete_expired_sessions(now + 20).await.unwrap(), 1);
+        assert!(store.delete_session("s1").await.unwrap());
+        assert!(!store.delete_session("s1").await.unwrap());
+        assert!(store.session("s1", now).await.unwrap().is_none());
+        // A duplicate id is an error, not an overwrite.
+        store.create_session(&session("s3", now, 1000)).await.unwrap();
+        assert!(store.create_session(&session("s3", now, 1000)).await.is_err());
+    }
+
+    // Event ids: per-stream sequences, gapless under concurrent writers, kept
+    // across pruning (never reused), ended streams marked.
+    async fn event_log_sequences(db) {
+        let store = Store::connect(db.url()).await.unwrap();
+        let now = now_ms();
+        store.create_session(&session("s", now, 60_000)).await.unwrap();
+        assert_eq!(store.open_stream("s", "g", now).await.unwrap(), StreamState { last_seq: 0, ended: false });
+        assert_eq!(store.append_event("s", "g", "m1", false, now).await.unwrap(), 1);
+        assert_eq!(store.append_event("s", "g", "m2", false, now).await.unwrap(), 2);
+        assert_eq!(store.append_event("s", "p1", "x", false, now).await.unwrap(), 1, "each stream counts alone");
+        let writers: Vec<_> = (0..20).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.append_event("s", "g", &format!("c{i}"), false, now).await.unwrap() })
+        }).collect();
+        let mut seqs = Vec::new();
+        for w in writers {
+            seqs.push(w.await.unwrap());
+        }
+        seqs.sort();
+        assert_eq!(seqs, (3..=22).collect::<Vec<i64>>(), "concurrent appends take distinct, contiguous numbers");
+        let after = store.events_after("s", "g", 20).await.unwrap();
+        assert_eq!(after.iter().map(|e| e.seq).collect::<Vec<_>>(), [21, 22]);
+        assert_eq!(store.events_after("s", "p1", 0).await.unwrap()[0].message, "x");
+
+        assert_eq!(store.append_event("s", "p1", "done", true, now).await.unwrap(), 2);
+        assert_eq!(store.stream_state("s", "p1").await.unwrap(), Some(StreamState { last_seq: 2, ended: true }));
+        store.end_stream("s", "p2", now).await.unwrap();
+        assert_eq!(store.stream_state("s", "p2").await.unwrap(), Some(StreamState { last_seq: 0, ended: true }));
+
+        // Prune to the newest 5 events of the session: the counter stays.
+        let pruned = store.prune_events(0, 5).await.unwrap();
+        assert_eq!(pruned, 24 - 5);
+        assert_eq!(store.append_event("s", "g", "later", false, now).await.unwrap(), 23);
+        // Everything older than now+1: gone; streams that ended and are empty too.
+        store.prune_events(now + 1, 1000).await.unwrap();
+        assert!(store.events_after("s", "g", 0).await.unwrap().is_empty());
+        assert_eq!(store.stream_state("s", "g").await.unwrap().unwrap().last_seq, 23);
+        // Deleting the session deletes its streams and events.
+        store.delete_session("s").await.unwrap();
+        assert!(store.stream_state("s", "g").await.unwrap().is_none());
+    }
+
+    async fn client_responses_are_taken_once(db) {
+        let store = Store::connect(db.url()).await.unwrap();
+        let now = now_ms();
+        store.create_session(&session("s", now, 60_000)).await.unwrap();
+        store.put_client_response("s", "\"gh-1\"", "{\"result\":1}", now).await.unwrap();
+        store.put_client_response("s", "\"gh-1\"", "{\"result\":2}", now).await.unwrap();
+        assert_eq!(store.take_client_response("s", "\"gh-1\"").await.unwrap().as_deref(), Some("{\"result\":1}"));
+        assert_eq!(store.take_client_response("s", "\"gh-1\"").await.unwrap(), None);
+    }
+
+    // Migrations are idempotent: a second connect (another replica, a restart)
+    // finds the schema in place.
+    async fn reconnects_to_a_migrated_store(db) {
+        let first = Store::connect(db.url()).await.unwrap();
+        first.create_session(&session("kept", now_ms(), 60_000)).await.unwrap();
+        let second = Store::connect(db.url()).await.unwrap();
+        assert!(second.session("kept", now_ms()).await.unwrap().is_some());
+    }
+}
+
+#[tokio::test]
+async fn rejects_unknown_database_urls() {
+    let err = Store::connect("mysql://u:secret@h/db")
+        .await
+        .err()
+        .expect("an error");
+    let text = err.to_string();
+    assert!(text.contains("unsupported database URL"), "{text}");
+    assert!(
+        !text.contains("secret"),
+        "passwords never reach messages: {text}"
+    );
+}

@@ -172,14 +172,18 @@ backend_tests! {
         assert_eq!(reply.status, StatusCode::OK);
     }
 
-    // T-21: a session unused past the idle timeout expires → 404.
+    // T-21: activity keeps a session alive; one unused past the idle timeout
+    // expires → 404.
     async fn idle_sessions_expire(db) {
-        let settings = Settings { session_idle_timeout: Duration::from_millis(300), ..quick() };
+        let settings = Settings { session_idle_timeout: Duration::from_millis(1200), ..quick() };
         let server = TestServer::start_with(&db, testkit::app(), settings).await;
         let session = server.client().initialize("2025-11-25").await;
-        assert_eq!(session.send(ping(1)).await.status, StatusCode::OK);
-        tokio::time::sleep(Duration::from_millis(600)).await;
-        assert_eq!(session.send(ping(2)).await.status, StatusCode::NOT_FOUND);
+        for i in 0..6 {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            assert_eq!(session.send(ping(i)).await.status, StatusCode::OK, "active at {}ms", 400 * (i + 1));
+        }
+        tokio::time::sleep(Duration::from_millis(1800)).await;
+        assert_eq!(session.send(ping(9)).await.status, StatusCode::NOT_FOUND);
     }
 
     // T-24…T-26: an unsupported MCP-Protocol-Version → 400; absent → the session's

@@ -32,6 +32,9 @@ pub(crate) enum Signal {
     },
     /// `D`: the session is gone; close its streams.
     Deleted { session: String },
+    /// `S`: signals may have been missed (the listener reconnected); stream
+    /// readers look at the log again.
+    Resync,
 }
 
 impl Signal {
@@ -50,10 +53,14 @@ impl Signal {
                 holder,
             } => format!("T {session} {stream} {holder}"),
             Signal::Deleted { session } => format!("D {session}"),
+            Signal::Resync => "S".to_string(),
         }
     }
 
     pub(crate) fn decode(text: &str) -> Option<Signal> {
+        if text == "S" {
+            return Some(Signal::Resync);
+        }
         let (kind, rest) = text.split_once(' ')?;
         match kind {
             "E" => {
@@ -130,9 +137,10 @@ impl Broker {
         }
     }
 
-    /// With PostgreSQL, listen for other processes' signals until the broker is
-    /// dropped. Reconnects after a lost connection; stream readers also poll the
-    /// log, so a signal missed meanwhile delays an event but never loses it.
+    /// With PostgreSQL, listen for other processes' signals. After a lost
+    /// connection it reconnects and sends a local `Resync`, so stream readers look
+    /// at the log for whatever was signalled in between (a missed signal delays an
+    /// event, it never loses one).
     pub(crate) fn spawn_listener(&self) -> Option<tokio::task::JoinHandle<()>> {
         let pool = self.store.postgres()?.clone();
         let local = self.local.clone();
@@ -151,6 +159,7 @@ impl Broker {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
+                let _ = local.send(Arc::new(Signal::Resync));
                 loop {
                     match listener.recv().await {
                         Ok(n) => {
@@ -197,6 +206,7 @@ mod tests {
             Signal::Deleted {
                 session: "s".into(),
             },
+            Signal::Resync,
         ] {
             assert_eq!(Signal::decode(&s.encode()), Some(s));
         }

@@ -45,7 +45,8 @@ pub struct Settings {
     pub events_per_session: i64,
     /// How long a server-to-client request waits for the client's answer.
     pub client_request_timeout: Duration,
-    /// Stream readers re-check the event log this often even without a signal.
+    /// Stream readers re-check the event log this often even without a signal
+    /// (a safety net; signals and listener resyncs normally wake them).
     pub poll_interval: Duration,
     /// Largest accepted request body, in bytes (413 beyond).
     pub max_body: usize,
@@ -61,7 +62,7 @@ impl Default for Settings {
             event_max_age: Duration::from_secs(3600),
             events_per_session: 1000,
             client_request_timeout: Duration::from_secs(300),
-            poll_interval: Duration::from_secs(2),
+            poll_interval: Duration::from_secs(30),
             max_body: 4 * 1024 * 1024,
         }
     }
@@ -232,7 +233,10 @@ impl Core {
             let id = req.id.clone();
             let work = AssertUnwindSafe(core.request(&session, req, out.clone(), cancel.clone()))
                 .catch_unwind();
+            // Biased: once cancelled, no response is sent, even if the handler
+            // noticed the cancellation and finished in the same instant.
             let response = tokio::select! {
+                biased;
                 _ = cancel.cancelled() => None,
                 done = work => Some(match done {
                     Ok(Ok(result)) => jsonrpc::result_response(&id, result),

@@ -9,7 +9,8 @@ use super::context::LogLevel;
 use super::version::ProtocolVersion;
 use crate::store::{SessionRow, Store, StoreResult, now_ms};
 
-/// How often `last_seen` is written at most; reads within this window do not write.
+/// How often `last_seen` is written at most (or a quarter of the idle timeout, if
+/// shorter); requests within this window do not write.
 const TOUCH_EVERY_MS: i64 = 60_000;
 
 /// A live session as a request sees it.
@@ -95,7 +96,8 @@ impl Sessions {
         let Some(session) = Session::from_row(row).filter(|s| s.owner == owner) else {
             return Ok(None);
         };
-        if now - session.last_seen > TOUCH_EVERY_MS {
+        let every = TOUCH_EVERY_MS.min(self.idle_timeout.as_millis() as i64 / 4);
+        if now - session.last_seen > every {
             self.store.touch_session(id, now, self.expiry(now)).await?;
         }
         Ok(Some(session))

@@ -304,6 +304,7 @@ async fn follow(
                         Signal::Takeover { session: ss, stream: st, holder: h }
                             if *ss == session.id && st == stream && h != holder => return,
                         Signal::Deleted { session: ss } if *ss == session.id => return,
+                        Signal::Resync => break,
                         _ => {}
                     },
                     Err(broadcast::error::RecvError::Lagged(_)) => break,

@@ -103,6 +103,7 @@ mod tests {
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
+    // T-3: a local server listens on 127.0.0.1 unless told otherwise.
     #[test]
     fn reads_the_environment() {
         let c = config(&[]).unwrap();

@@ -30,7 +30,8 @@ backend_tests! {
     }
 
     // L-5: initialize params are validated; a bad initialize is a JSON-RPC error
-    // with HTTP 200 (a 400 would send 2025-11-25 clients to the legacy transport).
+    // with HTTP 200: a 400/404/405 would send clients to the legacy HTTP+SSE
+    // transport (T-29, section 5 item 14), which this server does not offer.
     async fn rejects_malformed_initialize(db) {
         let server = TestServer::testkit(&db).await;
         let client = server.client();
@@ -79,7 +80,8 @@ backend_tests! {
         }
     }
 
-    // L-1, 3.4: every malformed message gets its exact JSON-RPC code.
+    // L-1, 3.4: every malformed message gets its exact JSON-RPC code; L-2: when
+    // the id cannot be read, a 2025-11-25 error omits it.
     async fn malformed_messages_get_exact_codes(db) {
         let server = TestServer::testkit(&db).await;
         let session = server.client().initialize("2025-11-25").await;

@@ -212,7 +212,7 @@ backend_tests! {
         assert!(reply.body()["result"].get("structuredContent").is_none());
     }
 
-    // T-27: 2025-03-26 sessions may batch: an array of responses, 202 for a batch
+    // T-5/T-7: one message per POST, except T-27: 2025-03-26 sessions may batch: an array of responses, 202 for a batch
     // of notifications; T-28: later versions get 400 -32600; initialize never
     // batches; an empty batch is invalid.
     async fn batches(db) {
@@ -246,7 +246,8 @@ backend_tests! {
         }
     }
 
-    // T-9/T-10/T-11: a request that sends notifications is answered as SSE; the
+    // T-9/T-10/T-11: a request that sends notifications (L-3: progress only with
+    // `_meta.progressToken`) is answered as SSE; the
     // response comes last and ends the stream. 2025-11-25 streams start with a
     // priming event (id, empty data, retry); older ones do not (older SDKs fail on
     // empty data).
@@ -358,7 +359,7 @@ backend_tests! {
         assert_eq!(result["content"][0]["text"], "the client does not support sampling");
     }
 
-    // T-13/T-14/T-15: GET opens the standalone stream (406 without SSE in Accept);
+    // T-1: one endpoint takes POST and GET. T-13/T-14/T-15: GET opens the standalone stream (406 without SSE in Accept);
     // notifications unrelated to a request arrive there, exactly once, and never
     // on the POST stream.
     async fn get_stream_carries_session_notifications(db) {

@@ -43,23 +43,27 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn listed(m: &Memory) -> SearchMemoriesOutputMemoriesItem {
-    SearchMemoriesOutputMemoriesItem {
-        id: m.id.clone(),
-        text: m.text.clone(),
-        tags: m.tags(),
-        created_at: m.created_at_rfc3339(),
-    }
+/// Search results and list pages share one shape (a YAML anchor in the spec), so
+/// the spec generates two identical item types; fill both the same way.
+macro_rules! item_from_memory {
+    ($($item:ty),*) => {$(
+        impl From<&Memory> for $item {
+            fn from(m: &Memory) -> Self {
+                Self {
+                    id: m.id.clone(),
+                    text: m.text.clone(),
+                    tags: m.tags(),
+                    created_at: m.created_at_rfc3339(),
+                }
+            }
+        }
+    )*};
 }
 
-fn listed_page(m: &Memory) -> ListMemoriesOutputMemoriesItem {
-    ListMemoriesOutputMemoriesItem {
-        id: m.id.clone(),
-        text: m.text.clone(),
-        tags: m.tags(),
-        created_at: m.created_at_rfc3339(),
-    }
-}
+item_from_memory!(
+    SearchMemoriesOutputMemoriesItem,
+    ListMemoriesOutputMemoriesItem
+);
 
 impl Tools for MemoryServer {
     async fn add_memory(
@@ -88,7 +92,7 @@ impl Tools for MemoryServer {
             .search(ctx.user_id(), &args.query, args.limit)
             .await?;
         Ok(SearchMemoriesOutput {
-            memories: found.iter().map(listed).collect(),
+            memories: found.iter().map(Into::into).collect(),
         })
     }
 
@@ -106,7 +110,7 @@ impl Tools for MemoryServer {
                 Err(other) => ToolError::internal(other),
             })?;
         Ok(ListMemoriesOutput {
-            memories: page.memories.iter().map(listed_page).collect(),
+            memories: page.memories.iter().map(Into::into).collect(),
             next_cursor: page.next_cursor,
         })
     }

@@ -208,7 +208,7 @@ impl Handler for Health {
         res: &mut Response,
         _ctrl: &mut FlowCtrl,
     ) {
-        match self.store.session("", 0).await {
+        match self.store.ping().await {
             Ok(_) => res.render(Text::Plain("ok")),
             Err(e) => {
                 tracing::error!(error = %e, "health check failed");

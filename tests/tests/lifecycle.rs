@@ -109,6 +109,24 @@ backend_tests! {
         insta::assert_json_snapshot!("malformed_messages", seen);
     }
 
+    // Operations: /healthz answers when the store does; every response carries a
+    // request id (the caller's, when sane), the id of its tracing span.
+    async fn health_and_request_ids(db) {
+        let server = TestServer::testkit(&db).await;
+        let base = server.url().trim_end_matches("/mcp").to_string();
+        let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+        assert_eq!(health.status(), StatusCode::OK);
+        assert_eq!(health.text().await.unwrap(), "ok");
+        let client = server.client();
+        let reply = client.post().header("x-request-id", "trace-me-42")
+            .json(&json!({ "jsonrpc": "2.0", "id": 1, "method": "ping" })).send().await.unwrap();
+        assert_eq!(reply.headers()["x-request-id"], "trace-me-42");
+        let reply = client.post().header("x-request-id", "has spaces")
+            .json(&json!({ "jsonrpc": "2.0", "id": 1, "method": "ping" })).send().await.unwrap();
+        let id = reply.headers()["x-request-id"].to_str().unwrap().to_string();
+        assert_eq!(id.len(), 32, "a generated id replaces an unusable one: {id}");
+    }
+
     // 3.5 logging: setLevel answers {} and filters what tools log.
     async fn logging_set_level_filters_messages(db) {
         let server = TestServer::testkit(&db).await;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::broker::{Broker, Signal};
 use super::catalog::{Catalog, ResourceSource};
@@ -227,7 +228,10 @@ impl Core {
     pub(crate) fn spawn_request(self: &Arc<Self>, session: &Session, req: Request, out: Outbound) {
         let core = self.clone();
         let session = session.clone();
-        tokio::spawn(async move {
+        // The request's own task keeps the HTTP request's span (and its request id).
+        let span = tracing::info_span!("rpc", method = %req.method, session = %session.id);
+        tokio::spawn(
+            async move {
             let key = req.id.key();
             let (cancel, _guard) = core.inflight.start(&session.id, &key);
             let id = req.id.clone();
@@ -253,7 +257,9 @@ impl Core {
                 }),
             };
             out.finish(response);
-        });
+        }
+            .instrument(span),
+        );
     }
 
     async fn request(

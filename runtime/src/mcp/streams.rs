@@ -242,22 +242,26 @@ pub(crate) fn serve(
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     // Subscribe before reading the log, so no signal falls between the two.
     let signals = core.broker.subscribe();
-    tokio::spawn(async move {
-        let holder = uuid::Uuid::new_v4().simple().to_string();
-        core.broker
-            .publish(Signal::Takeover {
-                session: session.id.clone(),
-                stream: stream.clone(),
-                holder: holder.clone(),
-            })
-            .await;
-        if let Some(p) = prime
-            && tx.send(p).await.is_err()
-        {
-            return;
-        }
-        follow(&core, &session, &stream, after, &holder, signals, tx).await;
-    });
+    let span = tracing::Span::current();
+    tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            let holder = uuid::Uuid::new_v4().simple().to_string();
+            core.broker
+                .publish(Signal::Takeover {
+                    session: session.id.clone(),
+                    stream: stream.clone(),
+                    holder: holder.clone(),
+                })
+                .await;
+            if let Some(p) = prime
+                && tx.send(p).await.is_err()
+            {
+                return;
+            }
+            follow(&core, &session, &stream, after, &holder, signals, tx).await;
+        },
+        span,
+    ));
     rx
 }
 

@@ -12,6 +12,7 @@ use salvo::prelude::*;
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio_stream::wrappers::ReceiverStream;
+use tracing::Instrument;
 
 use super::core::Core;
 use super::error::{McpError, TransportError};
@@ -244,14 +245,8 @@ impl McpEndpoint {
         }
         drop(out);
         let (reply_tx, reply_rx) = oneshot::channel();
-        tokio::spawn(streams::pump(
-            self.core.clone(),
-            session,
-            rx,
-            expected,
-            batch,
-            reply_tx,
-        ));
+        let pump = streams::pump(self.core.clone(), session, rx, expected, batch, reply_tx);
+        tokio::spawn(pump.instrument(tracing::Span::current()));
         reply_rx.await.unwrap_or(Reply::Accepted)
     }
 

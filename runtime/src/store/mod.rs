@@ -128,6 +128,15 @@ impl Store {
         }
     }
 
+    /// Whether the database answers (`SELECT 1`).
+    pub async fn ping(&self) -> StoreResult<()> {
+        match &self.inner {
+            Inner::Sqlite(s) => sqlx::query("SELECT 1").execute(&s.pool).await.map(|_| ())?,
+            Inner::Postgres(s) => sqlx::query("SELECT 1").execute(&s.pool).await.map(|_| ())?,
+        }
+        Ok(())
+    }
+
     /// Close the pool (waits for connections to be returned).
     pub async fn close(&self) {
         match &self.inner {

@@ -60,9 +60,26 @@ async fn replicas_share_sessions_and_streams() {
         [("g-1".into(), 1), ("g-2".into(), 2), ("g-3".into(), 3)]
     );
 
+    // The client moves to A (a load balancer's choice) and resumes there.
+    drop(stream_b);
+    on_b.call_tool("announce", json!({ "count": 2 })).await;
+    let mut stream_a = on_a.stream(Some("g-3")).await;
+    let got = read_announcements(&mut stream_a, 2).await;
+    assert_eq!(got, [("g-4".into(), 1), ("g-5".into(), 2)]);
+    let mut stream_b = on_b.stream(None).await;
+    assert!(
+        stream_a.rest(WAIT).await.is_empty(),
+        "B's new GET took the stream over from A"
+    );
+    assert!(stream_a.ended);
+
     // DELETE on A ends B's stream too.
     assert_eq!(on_a.delete().await, StatusCode::OK);
-    assert!(stream_b.rest(WAIT).await.is_empty());
+    let rest = stream_b.rest(WAIT).await;
+    assert!(
+        rest.iter().all(|e| e.data.as_deref() == Some("")),
+        "only the priming event: {rest:?}"
+    );
     assert!(stream_b.ended);
     assert_eq!(
         on_b.send(json!({ "jsonrpc": "2.0", "id": 1, "method": "ping" }))

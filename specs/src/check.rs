@@ -8,10 +8,11 @@ use std::path::Path as FsPath;
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use crate::model::{Field, FieldKind, Prompt, Spec};
+use crate::model::{Auth, Field, FieldKind, Prompt, Spec};
 use crate::naming;
 use crate::origin::OriginPattern;
 use crate::positions::{Path, Seg};
+use crate::redirect::{RedirectPattern, check_redirect_uri};
 use crate::uri_template::UriTemplate;
 
 /// A problem, located by path.
@@ -29,6 +30,7 @@ pub fn check(spec: &Spec, base_dir: Option<&FsPath>) -> Vec<Problem> {
     let mut c = Checker::default();
     c.server(spec);
     c.scopes(spec);
+    c.oauth(spec);
     c.origins(spec);
     c.tools(spec);
     c.prompts(spec);
@@ -108,6 +110,102 @@ impl Checker {
                     format!("scope `{name}` needs a description; it is shown on the consent page"),
                 );
             }
+        }
+    }
+
+    fn oauth(&mut self, spec: &Spec) {
+        if spec.auth == Auth::None {
+            if let Some(id) = spec.clients.keys().next() {
+                self.at_key(
+                    path(["clients".into(), id.into()]),
+                    "clients are OAuth clients; with `auth: none` there is no authorization server",
+                );
+            }
+            return;
+        }
+        for (id, client) in &spec.clients {
+            let p = path(["clients".into(), id.into()]);
+            if id.is_empty() || id.len() > 128 || !id.chars().all(|c| c.is_ascii_graphic()) {
+                self.at_key(
+                    p.clone(),
+                    format!("client id `{id}` must be 1 to 128 visible ASCII characters"),
+                );
+            }
+            if client.name.trim().is_empty() {
+                self.at_value(
+                    child(&p, "name"),
+                    format!("client `{id}` needs a name; it is shown on the consent page"),
+                );
+            }
+            if client.redirect_uris.is_empty() {
+                self.at_key(
+                    child(&p, "redirect_uris"),
+                    format!("client `{id}` needs at least one redirect URI"),
+                );
+            }
+            for (i, uri) in client.redirect_uris.iter().enumerate() {
+                if let Err(e) = check_redirect_uri(uri) {
+                    self.at_value(
+                        child(&child(&p, "redirect_uris"), i),
+                        format!("redirect URI {e}"),
+                    );
+                }
+            }
+            for (i, scope) in client.scopes.iter().flatten().enumerate() {
+                if !spec.scopes.contains_key(scope) {
+                    self.at_value(
+                        child(&child(&p, "scopes"), i),
+                        format!("client `{id}` may use scope `{scope}`, which is not declared under `scopes`"),
+                    );
+                }
+            }
+            if let Some(var) = &client.secret_env {
+                let valid = var.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
+                    && var
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+                if !valid {
+                    self.at_value(
+                        child(&p, "secret_env"),
+                        format!(
+                            "`{var}` is not an environment variable name like MY_CLIENT_SECRET"
+                        ),
+                    );
+                }
+            }
+        }
+        let r = &spec.registration;
+        for (i, pattern) in r.redirect_uris.iter().enumerate() {
+            if let Err(e) = pattern.parse::<RedirectPattern>() {
+                self.at_value(
+                    path(["registration".into(), "redirect_uris".into(), i.into()]),
+                    e,
+                );
+            }
+        }
+        for (i, pattern) in r.auto_approve.iter().enumerate() {
+            if !r.redirect_uris.contains(pattern) {
+                self.at_value(
+                    path(["registration".into(), "auto_approve".into(), i.into()]),
+                    format!("`{pattern}` is not one of `registration.redirect_uris`"),
+                );
+            }
+        }
+        let access = spec.tokens.access_lifetime.0;
+        let refresh = spec.tokens.refresh_lifetime.0;
+        if access < std::time::Duration::from_secs(60)
+            || access > std::time::Duration::from_secs(24 * 3600)
+        {
+            self.at_value(
+                path(["tokens".into(), "access_lifetime".into()]),
+                "access tokens should live between 1m and 24h",
+            );
+        }
+        if refresh < access {
+            self.at_value(
+                path(["tokens".into(), "refresh_lifetime".into()]),
+                "refresh tokens must outlive access tokens",
+            );
         }
     }
 

@@ -15,12 +15,25 @@ use serde::Deserialize;
 pub struct Spec {
     /// Who the server is; sent to clients in the `initialize` result.
     pub server: ServerInfo,
-    /// How clients authenticate. `none` serves every caller as one local user.
+    /// How clients authenticate: `oauth` (the default: the built-in OAuth 2.1
+    /// authorization server) or `none` (every caller is one local user).
     #[serde(default)]
     pub auth: Auth,
     /// OAuth scopes that tools may require, by name.
     #[serde(default)]
     pub scopes: IndexMap<String, Scope>,
+    /// Pre-registered OAuth clients, by client id.
+    #[serde(default)]
+    pub clients: IndexMap<String, Client>,
+    /// Dynamic client registration (RFC 7591).
+    #[serde(default)]
+    pub registration: Registration,
+    /// Token lifetimes.
+    #[serde(default)]
+    pub tokens: Tokens,
+    /// How users sign in.
+    #[serde(default)]
+    pub sign_in: SignIn,
     /// Which browser origins may call the server (DNS-rebinding defence, CORS).
     #[serde(default)]
     pub origins: Origins,
@@ -64,9 +77,141 @@ pub struct ServerInfo {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Auth {
-    /// No sign-in: every caller is the same local user. Only for local use.
+    /// The built-in OAuth 2.1 authorization server; `/mcp` needs a bearer token.
     #[default]
+    OAuth,
+    /// No sign-in: every caller is the same local user. Only for local use.
     None,
+}
+
+/// A pre-registered OAuth client.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    /// Shown on the consent page.
+    pub name: String,
+    /// Exact redirect URIs (https, or http on loopback; loopback ports may vary).
+    pub redirect_uris: Vec<String>,
+    /// Scopes the client may be granted (default: all declared scopes).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// Skip the consent page for this client.
+    #[serde(default)]
+    pub auto_approve: bool,
+    /// A confidential client: the environment variable holding its secret.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+}
+
+/// Dynamic client registration (RFC 7591) at `/oauth/register`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Registration {
+    /// Whether clients may register themselves (default true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Redirect URIs registered clients may use: exact URLs, URLs with `:*` as the
+    /// port, or `loopback` (any port and path on 127.0.0.1, [::1], localhost).
+    /// Default: Claude's two callbacks and loopback.
+    #[serde(default = "default_redirect_patterns")]
+    pub redirect_uris: Vec<String>,
+    /// Of those, the patterns whose clients skip the consent page.
+    #[serde(default)]
+    pub auto_approve: Vec<String>,
+    /// A registered client never used for this long is deleted (default 30d).
+    #[serde(default = "default_unused_expiry")]
+    pub expire_unused_after: HumanDuration,
+}
+
+impl Default for Registration {
+    fn default() -> Self {
+        Registration {
+            enabled: true,
+            redirect_uris: default_redirect_patterns(),
+            auto_approve: Vec::new(),
+            expire_unused_after: default_unused_expiry(),
+        }
+    }
+}
+
+fn default_redirect_patterns() -> Vec<String> {
+    vec![
+        "https://claude.ai/api/mcp/auth_callback".into(),
+        "https://claude.com/api/mcp/auth_callback".into(),
+        "loopback".into(),
+    ]
+}
+
+fn default_unused_expiry() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(30 * 24 * 3600))
+}
+
+/// Token lifetimes.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tokens {
+    /// Access token lifetime (default 1h; at most 24h).
+    #[serde(default = "default_access")]
+    pub access_lifetime: HumanDuration,
+    /// Refresh token lifetime (default 30d).
+    #[serde(default = "default_refresh")]
+    pub refresh_lifetime: HumanDuration,
+}
+
+impl Default for Tokens {
+    fn default() -> Self {
+        Tokens {
+            access_lifetime: default_access(),
+            refresh_lifetime: default_refresh(),
+        }
+    }
+}
+
+fn default_access() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(3600))
+}
+
+fn default_refresh() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(30 * 24 * 3600))
+}
+
+/// Sign-in: local accounts (email + password).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    /// Let people create an account on the sign-in page (default false).
+    #[serde(default)]
+    pub self_signup: bool,
+}
+
+/// A duration written like `90s`, `15m`, `1h`, `30d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub std::time::Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text)
+            .map(HumanDuration)
+            .map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "`{text}` is not a duration like 90s, 1h or 30d: {e}"
+                ))
+            })
+    }
+}
+
+impl JsonSchema for HumanDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A duration such as 90s, 15m, 1h or 30d.",
+            "pattern": "^[0-9]+\\s*[a-z]+( *[0-9]+\\s*[a-z]+)*$"
+        })
+    }
 }
 
 /// An OAuth scope.

@@ -24,6 +24,8 @@ pub enum CatalogError {
     BadSchema { tool: String, error: String },
     #[error("resource `{0}` names a file that was not embedded")]
     MissingFile(String),
+    #[error("this build cannot serve `auth: oauth` yet; declare `auth: none` for a local server")]
+    OAuthUnavailable,
 }
 
 pub(crate) struct ToolEntry {
@@ -69,6 +71,9 @@ pub(crate) struct Catalog {
 impl Catalog {
     pub(crate) fn build(def: &ServerDefinition) -> Result<Catalog, CatalogError> {
         let spec: Spec = gatehouse_specs::load_str(def.spec_yaml, def.spec_name, None)?;
+        if spec.auth == gatehouse_specs::Auth::OAuth {
+            return Err(CatalogError::OAuthUnavailable);
+        }
         let mut tools = Vec::new();
         for (name, tool) in &spec.tools {
             let schemas = def

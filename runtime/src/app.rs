@@ -19,7 +19,9 @@ use crate::http::request_id::RequestIds;
 use crate::mcp::catalog::{Catalog, CatalogError};
 use crate::mcp::core::Core;
 use crate::mcp::{Handlers, McpEndpoint, ServerDefinition};
+use crate::oauth::{OAuth, OAuthStartError};
 use crate::principal::LocalUser;
+use crate::resource::BearerAuth;
 use crate::store::{Store, StoreError, redact_url};
 
 /// A server as generated from a spec, with the user's implementation.
@@ -34,6 +36,8 @@ pub enum StartError {
     Catalog(#[from] CatalogError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    OAuth(#[from] OAuthStartError),
     #[error("cannot listen on {addr}: {error}")]
     Bind {
         addr: SocketAddr,
@@ -50,10 +54,21 @@ impl App {
     }
 
     /// Read the embedded spec, connect the pieces and start the background tasks
-    /// (session sweeper; with PostgreSQL, the signal listener).
+    /// (session sweeper; with PostgreSQL, the signal listener; with OAuth, the
+    /// authorization server's upkeep).
     pub async fn start(self, config: &Config, store: Store) -> Result<Server, StartError> {
         let catalog = Catalog::build(&self.definition)?;
-        let origins = catalog.origins.clone();
+        let oauth = match catalog.spec.auth {
+            gatehouse_specs::Auth::OAuth => Some(Arc::new(
+                OAuth::start(&catalog.spec, config, store.clone()).await?,
+            )),
+            gatehouse_specs::Auth::None => None,
+        };
+        let mut origins = catalog.origins.clone();
+        if let Ok(public) = config.public_url.origin().ascii_serialization().parse() {
+            origins.push(public);
+        }
+        let name = catalog.server_info.name.clone();
         let core = Arc::new(Core::new(
             catalog,
             self.handlers,
@@ -66,10 +81,6 @@ impl App {
         ];
         tasks.extend(core.broker.spawn_listener());
 
-        let mut origins = origins;
-        if let Ok(public) = config.public_url.origin().ascii_serialization().parse() {
-            origins.push(public);
-        }
         let hosts = config.listen.ip().is_loopback().then(|| {
             let mut hosts: Vec<String> =
                 vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()];
@@ -79,12 +90,28 @@ impl App {
             hosts
         });
         let rules = OriginRules::new(origins, hosts);
-        let router = Router::new()
-            .hoop(RequestIds)
+        let mut mcp = Router::with_path("mcp")
             .hoop(cors(rules.clone()))
-            .hoop(rules)
-            .hoop(LocalUser)
-            .push(Router::with_path("mcp").goal(McpEndpoint::new(core.clone())))
+            .hoop(rules.clone());
+        let mut router = Router::new().hoop(RequestIds);
+        match &oauth {
+            Some(o) => {
+                let bearer = BearerAuth::new(o.clone());
+                let challenge = bearer.challenge();
+                mcp = mcp
+                    .hoop(bearer)
+                    .goal(McpEndpoint::new(core.clone(), Some(challenge)));
+                router = router.push(crate::oauth::router(o.clone(), rules));
+                tasks.push(spawn_oauth_upkeep(o.clone()));
+            }
+            None => {
+                mcp = mcp
+                    .hoop(LocalUser)
+                    .goal(McpEndpoint::new(core.clone(), None))
+            }
+        }
+        let router = router
+            .push(mcp)
             .push(Router::with_path("healthz").get(Health {
                 store: core.store.clone(),
             }));
@@ -92,9 +119,22 @@ impl App {
             router,
             tasks,
             listen: config.listen,
-            name: core.catalog.server_info.name.clone(),
+            name,
+            oauth,
         })
     }
+}
+
+fn spawn_oauth_upkeep(o: Arc<OAuth>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = o.sweep().await {
+                tracing::warn!(error = %e, "authorization server upkeep failed");
+            }
+        }
+    })
 }
 
 /// A started server, not yet listening.
@@ -103,9 +143,15 @@ pub struct Server {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     listen: SocketAddr,
     name: String,
+    oauth: Option<Arc<OAuth>>,
 }
 
 impl Server {
+    /// The authorization server, when the spec uses OAuth.
+    pub fn oauth(&self) -> Option<&Arc<OAuth>> {
+        self.oauth.as_ref()
+    }
+
     /// The salvo router, to mount in a larger application (the background tasks
     /// stop when the returned [`Server`] handle is dropped; keep it alive).
     pub fn take_router(&mut self) -> Router {
@@ -119,10 +165,25 @@ impl Server {
     }
 
     /// Listen on `addr` (port 0 picks a free port).
-    pub async fn bind_to(mut self, addr: SocketAddr) -> Result<Running, StartError> {
+    pub async fn bind_to(self, addr: SocketAddr) -> Result<Running, StartError> {
         let acceptor = NodelayAcceptor::bind(addr)
             .await
             .map_err(|error| StartError::Bind { addr, error })?;
+        self.serve(acceptor, addr)
+    }
+
+    /// Serve on a listener bound earlier (see [`bind_listener`]).
+    pub fn serve_on(self, listener: std::net::TcpListener) -> Result<Running, StartError> {
+        let addr = listener.local_addr().map_err(|error| StartError::Bind {
+            addr: self.listen,
+            error,
+        })?;
+        let acceptor = NodelayAcceptor::from_std(listener)
+            .map_err(|error| StartError::Bind { addr, error })?;
+        self.serve(acceptor, addr)
+    }
+
+    fn serve(mut self, acceptor: NodelayAcceptor, addr: SocketAddr) -> Result<Running, StartError> {
         let local_addr = acceptor
             .local_addr()
             .map_err(|error| StartError::Bind { addr, error })?;
@@ -146,6 +207,20 @@ impl Drop for Server {
             t.abort();
         }
     }
+}
+
+/// Bind the configured address before starting the app, so that a port chosen
+/// by the system (port 0) is known to the configuration (the public URL, token
+/// audiences) from the start.
+pub fn bind_listener(config: &mut Config) -> Result<std::net::TcpListener, StartError> {
+    let addr = config.listen;
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|error| StartError::Bind { addr, error })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|error| StartError::Bind { addr, error })?;
+    config.bound_to(bound);
+    Ok(listener)
 }
 
 /// A listening server.
@@ -226,16 +301,19 @@ pub fn init_tracing() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
 }
 
-/// The whole life of a server binary: configuration from the environment, the
-/// store, the app built by `build` (which may create its own tables in the store),
-/// serving until Ctrl-C or SIGTERM.
+/// The whole life of a server binary: the command line (`serve` by default, or an
+/// operator command), configuration from the environment, the store, the app
+/// built by `build` (which may create its own tables in the store), serving until
+/// Ctrl-C or SIGTERM.
 pub async fn run<F, Fut>(build: F) -> ExitCode
 where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = anyhow::Result<App>>,
 {
+    use clap::Parser;
+    let cli = crate::cli::Cli::parse();
     init_tracing();
-    let config = match Config::from_env() {
+    let mut config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("gatehouse: {e}");
@@ -252,6 +330,18 @@ where
             return ExitCode::FAILURE;
         }
     };
+    if let Some(command) = cli
+        .command
+        .filter(|c| !matches!(c, crate::cli::Command::Serve))
+    {
+        return match crate::cli::run(&store, command).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("gatehouse: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let app = match build(store.clone()).await {
         Ok(a) => a,
         Err(e) => {
@@ -259,10 +349,37 @@ where
             return ExitCode::FAILURE;
         }
     };
-    let running = match app.start(&config, store).await {
-        Ok(server) => server.bind().await,
-        Err(e) => Err(e),
+    let listener = match bind_listener(&mut config) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("gatehouse: {e}");
+            return ExitCode::FAILURE;
+        }
     };
+    let server = match app.start(&config, store.clone()).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("gatehouse: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(o) = server.oauth()
+        && !o.cfg.self_signup
+        && store.count_users().await.unwrap_or(1) == 0
+    {
+        let bin = std::env::args()
+            .next()
+            .and_then(|a| {
+                std::path::Path::new(&a)
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+            })
+            .unwrap_or_else(|| "server".into());
+        println!(
+            "gatehouse: no accounts yet, and sign-up is off; create one with: {bin} users add you@example.com"
+        );
+    }
+    let running = server.serve_on(listener);
     let running = match running {
         Ok(r) => r,
         Err(e) => {

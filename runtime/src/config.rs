@@ -16,8 +16,13 @@ pub struct Config {
     /// `GATEHOUSE_PUBLIC_URL`: the origin clients see (behind a proxy, the https
     /// one). Default `http://<listen>`.
     pub public_url: Url,
+    /// Whether `public_url` was given (rather than derived from `listen`).
+    pub public_url_given: bool,
     /// `DATABASE_URL`, default `sqlite://gatehouse.db`.
     pub database_url: String,
+    /// `GATEHOUSE_TEMPLATES`: a directory whose `sign_in.html`, `consent.html`,
+    /// `error.html` or `base.html` replace the built-in pages.
+    pub templates_dir: Option<std::path::PathBuf>,
     pub settings: Settings,
 }
 
@@ -41,8 +46,19 @@ impl Config {
             listen,
             public_url: Url::parse(&format!("http://{listen}"))
                 .expect("a socket address makes a URL"),
+            public_url_given: false,
             database_url: database_url.into(),
+            templates_dir: None,
             settings: Settings::default(),
+        }
+    }
+
+    /// Once bound (port 0 picks one), a derived public URL names the real port.
+    pub fn bound_to(&mut self, addr: SocketAddr) {
+        self.listen = addr;
+        if !self.public_url_given {
+            self.public_url =
+                Url::parse(&format!("http://{addr}")).expect("a socket address makes a URL");
         }
     }
 
@@ -60,7 +76,11 @@ impl Config {
         let mut config = Config::for_listen(listen, database_url);
         if let Some(u) = get("GATEHOUSE_PUBLIC_URL") {
             config.public_url = parse_public_url(&u)?;
+            config.public_url_given = true;
         }
+        config.templates_dir = get("GATEHOUSE_TEMPLATES")
+            .filter(|d| !d.is_empty())
+            .map(Into::into);
         if let Some(s) = get("GATEHOUSE_SESSION_IDLE_TIMEOUT") {
             config.settings.session_idle_timeout = seconds("GATEHOUSE_SESSION_IDLE_TIMEOUT", &s)?;
         }

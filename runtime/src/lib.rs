@@ -12,13 +12,16 @@
 //! ```
 
 mod app;
+mod cli;
 mod config;
 pub mod http;
 pub mod mcp;
+pub mod oauth;
 mod principal;
+pub mod resource;
 pub mod store;
 
-pub use app::{App, Running, Server, StartError, init_tracing, run};
+pub use app::{App, Running, Server, StartError, bind_listener, init_tracing, run};
 pub use config::{Config, ConfigError};
 pub use gatehouse_macros::spec;
 pub use mcp::wire::{Annotations, Content, ResourceContents, Role, ToolResult};

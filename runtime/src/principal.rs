@@ -1,5 +1,5 @@
 //! Who is calling: the internal user id a request runs for. With `auth: none` every
-//! caller is the one local user; the OAuth layer will put the token's subject here.
+//! caller is the one local user; with OAuth, the token's subject, client and scopes.
 
 use salvo::prelude::*;
 
@@ -8,6 +8,10 @@ use salvo::prelude::*;
 pub struct Principal {
     /// Internal user id: session owner, tool context, data key.
     pub user_id: String,
+    /// The OAuth client the token was issued to.
+    pub client_id: Option<String>,
+    /// The token's scopes; `None` without OAuth (everything allowed).
+    pub scopes: Option<Vec<String>>,
 }
 
 impl Principal {
@@ -17,6 +21,8 @@ impl Principal {
     pub fn local() -> Principal {
         Principal {
             user_id: Self::LOCAL_USER.to_string(),
+            client_id: None,
+            scopes: None,
         }
     }
 }

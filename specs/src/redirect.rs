@@ -26,17 +26,19 @@ pub fn check_redirect_uri(uri: &str) -> Result<Url, String> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(format!("`{uri}` has user info; redirect URIs must not"));
     }
-    let host = url.host().ok_or_else(|| format!("`{uri}` has no host"))?;
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if is_loopback_host(&host) => Ok(url),
-        "http" => Err(format!(
-            "`{uri}` uses http; only https or a loopback address (127.0.0.1, [::1], localhost) is allowed"
-        )),
-        other => Err(format!(
-            "`{uri}` uses the scheme `{other}`; only https or http on loopback is allowed"
-        )),
+    let scheme = url.scheme();
+    if scheme != "https" && scheme != "http" {
+        return Err(format!(
+            "`{uri}` uses the scheme `{scheme}`; only https or http on loopback is allowed"
+        ));
     }
+    let host = url.host().ok_or_else(|| format!("`{uri}` has no host"))?;
+    if scheme == "http" && !is_loopback_host(&host) {
+        return Err(format!(
+            "`{uri}` uses http; only https or a loopback address (127.0.0.1, [::1], localhost) is allowed"
+        ));
+    }
+    Ok(url)
 }
 
 /// One allowlist entry for dynamically registered clients.

@@ -16,6 +16,8 @@ const WAIT: Duration = Duration::from_secs(10);
 pub struct Client {
     pub http: reqwest::Client,
     pub url: String,
+    /// Sent as `Authorization: Bearer …` on every request (A-RS-6).
+    pub bearer: Option<String>,
 }
 
 /// A reply to a POST, read whole.
@@ -98,13 +100,38 @@ impl Client {
                 .build()
                 .expect("an HTTP client"),
             url: url.to_string(),
+            bearer: None,
         }
+    }
+
+    /// The same client, authenticating with a bearer token.
+    pub fn with_bearer(&self, token: &str) -> Client {
+        Client {
+            bearer: Some(token.to_string()),
+            ..self.clone()
+        }
+    }
+
+    fn authorized(&self, req: RequestBuilder) -> RequestBuilder {
+        match &self.bearer {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
+    }
+
+    /// A GET to the MCP endpoint (with the bearer token, if any).
+    pub fn get(&self) -> RequestBuilder {
+        self.authorized(self.http.get(&self.url))
+    }
+
+    /// A DELETE to the MCP endpoint (with the bearer token, if any).
+    pub fn delete(&self) -> RequestBuilder {
+        self.authorized(self.http.delete(&self.url))
     }
 
     /// A POST to the MCP endpoint with the headers every client sends.
     pub fn post(&self) -> RequestBuilder {
-        self.http
-            .post(&self.url)
+        self.authorized(self.http.post(&self.url))
             .header("accept", ACCEPT_BOTH)
             .header("content-type", "application/json")
     }
@@ -214,8 +241,7 @@ impl Session {
     pub async fn get(&self, last_event_id: Option<&str>) -> Response {
         let mut req = self
             .client
-            .http
-            .get(&self.client.url)
+            .get()
             .header("accept", "text/event-stream")
             .header("mcp-session-id", &self.id)
             .header("mcp-protocol-version", &self.version);
@@ -241,8 +267,7 @@ impl Session {
 
     pub async fn delete(&self) -> StatusCode {
         self.client
-            .http
-            .delete(&self.client.url)
+            .delete()
             .header("mcp-session-id", &self.id)
             .header("mcp-protocol-version", &self.version)
             .send()

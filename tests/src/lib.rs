@@ -4,6 +4,8 @@
 
 pub mod client;
 pub mod db;
+pub mod gated;
+pub mod oauth;
 pub mod server;
 pub mod sse;
 pub mod testkit;

@@ -31,14 +31,25 @@ impl TestServer {
 
     /// Start on an already open store (e.g. one the app created tables in).
     pub async fn start_on(store: Store, app: App, settings: Settings) -> TestServer {
-        let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        Self::start_at(store, app, settings, "127.0.0.1:0".parse().unwrap()).await
+    }
+
+    /// Start on a given address (a restart keeps its public URL, so issued tokens
+    /// stay valid).
+    pub async fn start_at(
+        store: Store,
+        app: App,
+        settings: Settings,
+        addr: SocketAddr,
+    ) -> TestServer {
         let mut config = Config::for_listen(addr, "unused");
         config.settings = settings;
+        let listener = gatehouse::bind_listener(&mut config).expect("a free port");
         let server = app
             .start(&config, store.clone())
             .await
             .expect("the app starts");
-        let running = server.bind_to(addr).await.expect("the server binds");
+        let running = server.serve_on(listener).expect("the server serves");
         TestServer { running, store }
     }
 
@@ -49,13 +60,18 @@ impl TestServer {
 
     /// The memory server.
     pub async fn memory(db: &TestDb) -> TestServer {
+        Self::memory_at(db, "127.0.0.1:0".parse().unwrap()).await
+    }
+
+    /// The memory server on a given address.
+    pub async fn memory_at(db: &TestDb, addr: SocketAddr) -> TestServer {
         let store = Store::connect(db.url())
             .await
             .expect("the test store opens");
         let app = memory_server::app(store.clone())
             .await
             .expect("the memory app builds");
-        Self::start_on(store, app, Settings::default()).await
+        Self::start_at(store, app, Settings::default(), addr).await
     }
 
     pub fn url(&self) -> String {
@@ -64,6 +80,19 @@ impl TestServer {
 
     pub fn client(&self) -> Client {
         Client::new(&self.url())
+    }
+
+    /// The OAuth flow against this server.
+    pub fn oauth(&self) -> crate::oauth::Flow {
+        crate::oauth::Flow::new(&self.url())
+    }
+
+    /// A client signed in as a new user `email` (registration, sign-up, consent,
+    /// token exchange), with every declared scope.
+    pub async fn signed_in_client(&self, email: &str) -> Client {
+        let (_, tokens) = self.oauth().sign_up(email, None).await;
+        self.client()
+            .with_bearer(tokens["access_token"].as_str().expect("an access token"))
     }
 
     /// Stop the server (open streams end).

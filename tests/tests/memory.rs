@@ -16,7 +16,7 @@ backend_tests! {
     // The generated input and output schemas of the memory tools, pinned.
     async fn memory_tools_list(db) {
         let server = TestServer::memory(&db).await;
-        let session = server.client().initialize("2025-11-25").await;
+        let session = server.signed_in_client("ada@example.com").await.initialize("2025-11-25").await;
         let tools = session.call("tools/list", json!({})).await;
         insta::assert_json_snapshot!("memory_tools_list", tools);
     }
@@ -24,7 +24,7 @@ backend_tests! {
     // add → search (ranked full text) → list (newest first, paginated) → delete.
     async fn remember_search_list_forget(db) {
         let server = TestServer::memory(&db).await;
-        let session = server.client().initialize("2025-06-18").await;
+        let session = server.signed_in_client("ada@example.com").await.initialize("2025-06-18").await;
         let texts = [
             "I drink green tea every morning",
             "My favourite tea is oolong; I dislike coffee",
@@ -72,7 +72,7 @@ backend_tests! {
     // of its topic from the stored tags.
     async fn resources_prompt_and_completion(db) {
         let server = TestServer::memory(&db).await;
-        let session = server.client().initialize("2025-11-25").await;
+        let session = server.signed_in_client("ada@example.com").await.initialize("2025-11-25").await;
         let added = session.call_tool("add_memory", json!({ "text": "Prefers window seats", "tags": ["travel", "trains"] })).await;
         let id = added["structuredContent"]["id"].as_str().unwrap();
         let read = session.call("resources/read", json!({ "uri": format!("memory://memories/{id}") })).await;
@@ -99,13 +99,16 @@ backend_tests! {
     // Sessions and memories outlive the server process (restart on one store).
     async fn restart_keeps_sessions_and_memories(db) {
         let server = TestServer::memory(&db).await;
-        let session = server.client().initialize("2025-06-18").await;
+        let session = server.signed_in_client("ada@example.com").await.initialize("2025-06-18").await;
         session.call_tool("add_memory", json!({ "text": "Survives restarts" })).await;
         let (id, version) = (session.id.clone(), session.version.clone());
+        let addr = server.running.local_addr();
         server.stop().await;
 
-        let server = TestServer::memory(&db).await;
-        let resumed = gatehouse_tests::Session::resume(server.client(), &id, &version);
+        let server = TestServer::memory_at(&db, addr).await;
+        // The signing keys and the token's grant are in the store too.
+        let bearer = session.client.bearer.clone().unwrap();
+        let resumed = gatehouse_tests::Session::resume(server.client().with_bearer(&bearer), &id, &version);
         let found = resumed.call_tool("search_memories", json!({ "query": "restarts" })).await;
         assert_eq!(memories(&found), ["Survives restarts"]);
     }

@@ -28,6 +28,18 @@ impl NodelayAcceptor {
         Ok(NodelayAcceptor { inner, holdings })
     }
 
+    /// Use a listener bound earlier (to learn its port before configuring).
+    pub fn from_std(listener: std::net::TcpListener) -> IoResult<NodelayAcceptor> {
+        listener.set_nonblocking(true)?;
+        let inner = TcpListener::from_std(listener)?;
+        let holdings = vec![Holding {
+            local_addr: inner.local_addr()?.into(),
+            http_versions: vec![Version::HTTP_11],
+            http_scheme: Scheme::HTTP,
+        }];
+        Ok(NodelayAcceptor { inner, holdings })
+    }
+
     pub fn local_addr(&self) -> IoResult<StdSocketAddr> {
         self.inner.local_addr()
     }

@@ -24,13 +24,13 @@ pub enum CatalogError {
     BadSchema { tool: String, error: String },
     #[error("resource `{0}` names a file that was not embedded")]
     MissingFile(String),
-    #[error("this build cannot serve `auth: oauth` yet; declare `auth: none` for a local server")]
-    OAuthUnavailable,
 }
 
 pub(crate) struct ToolEntry {
     pub info: wire::Tool,
     pub validator: jsonschema::Validator,
+    /// Scopes a token needs to call the tool.
+    pub scopes: Vec<String>,
 }
 
 pub(crate) struct PromptEntry {
@@ -57,6 +57,8 @@ pub(crate) struct TemplateEntry {
 }
 
 pub(crate) struct Catalog {
+    /// The spec itself (the authorization server reads its sections).
+    pub spec: Spec,
     pub server_info: wire::Implementation,
     pub instructions: Option<String>,
     pub tools: Vec<ToolEntry>,
@@ -71,9 +73,6 @@ pub(crate) struct Catalog {
 impl Catalog {
     pub(crate) fn build(def: &ServerDefinition) -> Result<Catalog, CatalogError> {
         let spec: Spec = gatehouse_specs::load_str(def.spec_yaml, def.spec_name, None)?;
-        if spec.auth == gatehouse_specs::Auth::OAuth {
-            return Err(CatalogError::OAuthUnavailable);
-        }
         let mut tools = Vec::new();
         for (name, tool) in &spec.tools {
             let schemas = def
@@ -105,6 +104,7 @@ impl Catalog {
                     annotations: (!annotations.is_empty()).then_some(annotations),
                 },
                 validator,
+                scopes: tool.scopes.clone(),
             });
         }
         let tool_index = index(tools.iter().map(|t| t.info.name.clone()));
@@ -198,7 +198,7 @@ impl Catalog {
             origins.extend(OriginPattern::loopback());
         }
 
-        let s = &spec.server;
+        let s = spec.server.clone();
         Ok(Catalog {
             server_info: wire::Implementation {
                 name: s.name.clone(),
@@ -215,6 +215,7 @@ impl Catalog {
             resources,
             templates,
             origins,
+            spec,
         })
     }
 

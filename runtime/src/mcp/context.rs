@@ -186,6 +186,8 @@ pub struct Context {
 struct Inner {
     core: Arc<Core>,
     user_id: String,
+    client_id: Option<String>,
+    scopes: Option<Vec<String>>,
     session_id: String,
     request_id: RequestId,
     version: ProtocolVersion,
@@ -200,6 +202,8 @@ struct Inner {
 pub(crate) struct ContextParts {
     pub core: Arc<Core>,
     pub user_id: String,
+    pub client_id: Option<String>,
+    pub scopes: Option<Vec<String>>,
     pub session_id: String,
     pub request_id: RequestId,
     pub version: ProtocolVersion,
@@ -216,6 +220,8 @@ impl Context {
             inner: Arc::new(Inner {
                 core: p.core,
                 user_id: p.user_id,
+                client_id: p.client_id,
+                scopes: p.scopes,
                 session_id: p.session_id,
                 request_id: p.request_id,
                 version: p.version,
@@ -232,6 +238,16 @@ impl Context {
     /// The internal id of the user the request runs for.
     pub fn user_id(&self) -> &str {
         &self.inner.user_id
+    }
+
+    /// The OAuth client the caller's token was issued to (`None` without OAuth).
+    pub fn client_id(&self) -> Option<&str> {
+        self.inner.client_id.as_deref()
+    }
+
+    /// The scopes the caller's token grants (`None` without OAuth).
+    pub fn scopes(&self) -> Option<&[String]> {
+        self.inner.scopes.as_deref()
     }
 
     /// The MCP session.

@@ -26,6 +26,7 @@ use super::pagination;
 use super::session::{Session, Sessions};
 use super::version::ProtocolVersion;
 use super::wire::{self, Content, ResourceContents, ToolResult};
+use crate::principal::Principal;
 use crate::store::{Store, StoreError, now_ms};
 
 /// Tunables of the MCP server.
@@ -51,6 +52,8 @@ pub struct Settings {
     pub poll_interval: Duration,
     /// Largest accepted request body, in bytes (413 beyond).
     pub max_body: usize,
+    /// The authorization server's tunables.
+    pub oauth: crate::oauth::OAuthSettings,
 }
 
 impl Default for Settings {
@@ -65,6 +68,7 @@ impl Default for Settings {
             client_request_timeout: Duration::from_secs(300),
             poll_interval: Duration::from_secs(30),
             max_body: 4 * 1024 * 1024,
+            oauth: crate::oauth::OAuthSettings::default(),
         }
     }
 }
@@ -167,6 +171,30 @@ impl Core {
         Ok((session, jsonrpc::result_response(&req.id, result)))
     }
 
+    /// The scopes a `tools/call` needs that the caller's token lacks (A-RS-10);
+    /// empty when nothing is missing or the server has no OAuth.
+    pub(crate) fn missing_scopes(&self, principal: &Principal, req: &Request) -> Vec<String> {
+        let Some(granted) = &principal.scopes else {
+            return Vec::new();
+        };
+        if req.method != "tools/call" {
+            return Vec::new();
+        }
+        let name = req
+            .params
+            .as_ref()
+            .and_then(|p| p.get("name"))
+            .and_then(Value::as_str);
+        let Some(tool) = name.and_then(|n| self.catalog.tool(n)) else {
+            return Vec::new();
+        };
+        tool.scopes
+            .iter()
+            .filter(|s| !granted.contains(s))
+            .cloned()
+            .collect()
+    }
+
     /// A notification from the client: never answered (L-1).
     pub(crate) async fn notification(
         &self,
@@ -225,9 +253,16 @@ impl Core {
     /// Run a client request in its own task (a dropped connection does not cancel
     /// it, T-12; `notifications/cancelled` does). Its response, or nothing when it
     /// is cancelled, goes to `out`.
-    pub(crate) fn spawn_request(self: &Arc<Self>, session: &Session, req: Request, out: Outbound) {
+    pub(crate) fn spawn_request(
+        self: &Arc<Self>,
+        session: &Session,
+        principal: &Principal,
+        req: Request,
+        out: Outbound,
+    ) {
         let core = self.clone();
         let session = session.clone();
+        let principal = principal.clone();
         // The request's own task keeps the HTTP request's span (and its request id).
         let span = tracing::info_span!("rpc", method = %req.method, session = %session.id);
         tokio::spawn(
@@ -235,7 +270,7 @@ impl Core {
             let key = req.id.key();
             let (cancel, _guard) = core.inflight.start(&session.id, &key);
             let id = req.id.clone();
-            let work = AssertUnwindSafe(core.request(&session, req, out.clone(), cancel.clone()))
+            let work = AssertUnwindSafe(core.request(&session, &principal, req, out.clone(), cancel.clone()))
                 .catch_unwind();
             // Biased: once cancelled, no response is sent, even if the handler
             // noticed the cancellation and finished in the same instant.
@@ -265,6 +300,7 @@ impl Core {
     async fn request(
         self: &Arc<Self>,
         session: &Session,
+        principal: &Principal,
         req: Request,
         out: Outbound,
         cancel: CancellationToken,
@@ -279,6 +315,8 @@ impl Core {
         let ctx = Context::new(ContextParts {
             core: self.clone(),
             user_id: session.owner.clone(),
+            client_id: principal.client_id.clone(),
+            scopes: principal.scopes.clone(),
             session_id: session.id.clone(),
             request_id: req.id.clone(),
             version: session.version,

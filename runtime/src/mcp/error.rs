@@ -122,6 +122,12 @@ pub enum TransportError {
     /// The store failed; the client may retry.
     #[error("Service Unavailable")]
     Unavailable(#[from] StoreError),
+    /// A-RS-10: the token lacks a scope a tool needs (403 with a challenge).
+    #[error("Forbidden: insufficient scope (missing: {})", missing.join(" "))]
+    InsufficientScope {
+        missing: Vec<String>,
+        challenge: String,
+    },
 }
 
 impl TransportError {
@@ -131,7 +137,9 @@ impl TransportError {
             NotAcceptablePost | NotAcceptableGet => StatusCode::NOT_ACCEPTABLE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ForbiddenOrigin(_) | ForbiddenHost(_) => StatusCode::FORBIDDEN,
+            ForbiddenOrigin(_) | ForbiddenHost(_) | InsufficientScope { .. } => {
+                StatusCode::FORBIDDEN
+            }
             MissingSession
             | BadProtocolVersion(_)
             | BatchNotSupported(_)

@@ -22,6 +22,7 @@ use super::session::Session;
 use super::streams::{self, Reply};
 use super::version::ProtocolVersion;
 use crate::principal::Principal;
+use crate::resource::Challenge;
 use crate::store::now_ms;
 
 pub const SESSION_HEADER: &str = "mcp-session-id";
@@ -30,11 +31,42 @@ pub const VERSION_HEADER: &str = "mcp-protocol-version";
 /// The salvo handler for the MCP endpoint.
 pub struct McpEndpoint {
     core: Arc<Core>,
+    /// With OAuth: how to word a 403 `insufficient_scope` challenge.
+    challenge: Option<Challenge>,
 }
 
 impl McpEndpoint {
-    pub(crate) fn new(core: Arc<Core>) -> McpEndpoint {
-        McpEndpoint { core }
+    pub(crate) fn new(core: Arc<Core>, challenge: Option<Challenge>) -> McpEndpoint {
+        McpEndpoint { core, challenge }
+    }
+
+    /// A-RS-10: 403 with the scopes the request needs, those the token already
+    /// has included so the client does not lose them when it asks again.
+    fn check_scopes(
+        &self,
+        principal: &Principal,
+        requests: &[RpcRequest],
+    ) -> Result<(), TransportError> {
+        let (Some(challenge), Some(granted)) = (&self.challenge, &principal.scopes) else {
+            return Ok(());
+        };
+        let mut missing = Vec::new();
+        for r in requests {
+            for s in self.core.missing_scopes(principal, r) {
+                if !missing.contains(&s) {
+                    missing.push(s);
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut needed = granted.clone();
+        needed.extend(missing.iter().cloned());
+        Err(TransportError::InsufficientScope {
+            missing,
+            challenge: challenge.insufficient_scope(&needed),
+        })
     }
 }
 
@@ -108,6 +140,11 @@ impl Handler for McpEndpoint {
             Err(Failure::Transport(e)) => {
                 if let TransportError::Unavailable(inner) = &e {
                     tracing::error!(error = %inner, "store unavailable");
+                }
+                if let TransportError::InsufficientScope { challenge, .. } = &e
+                    && let Ok(v) = HeaderValue::from_str(challenge)
+                {
+                    res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
                 }
                 if matches!(e, TransportError::MethodNotAllowed) {
                     res.add_header(header::ALLOW, "GET, POST, DELETE", true)
@@ -183,7 +220,13 @@ impl McpEndpoint {
                 self.core.client_response(&session, r).await?;
                 Ok(Reply::Accepted.into())
             }
-            Message::Request(r) => Ok(self.run(session, vec![r], Vec::new(), false).await.into()),
+            Message::Request(r) => {
+                self.check_scopes(principal, std::slice::from_ref(&r))?;
+                Ok(self
+                    .run(session, principal, vec![r], Vec::new(), false)
+                    .await
+                    .into())
+            }
         }
     }
 
@@ -224,13 +267,18 @@ impl McpEndpoint {
         if requests.is_empty() && errors.is_empty() {
             return Ok(Reply::Accepted.into());
         }
-        Ok(self.run(session, requests, errors, true).await.into())
+        self.check_scopes(principal, &requests)?;
+        Ok(self
+            .run(session, principal, requests, errors, true)
+            .await
+            .into())
     }
 
     /// Start the requests and wait until the reply's form (JSON or SSE) is known.
     async fn run(
         &self,
         session: Session,
+        principal: &Principal,
         requests: Vec<RpcRequest>,
         errors: Vec<Value>,
         batch: bool,
@@ -241,7 +289,7 @@ impl McpEndpoint {
             out.finish(Some(e));
         }
         for r in requests {
-            self.core.spawn_request(&session, r, out.clone());
+            self.core.spawn_request(&session, principal, r, out.clone());
         }
         drop(out);
         let (reply_tx, reply_rx) = oneshot::channel();

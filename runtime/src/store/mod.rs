@@ -3,6 +3,7 @@
 //! production and several replicas). Each backend has its own module and its own
 //! migrations, applied at connect.
 
+mod oauth;
 mod postgres;
 mod sqlite;
 
@@ -10,6 +11,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::{PgPool, SqlitePool};
 
+pub use self::oauth::{
+    AccessStatus, ClientRow, CodeRow, CodeUse, ConsentRow, FamilyRow, KeyRow, PendingRow,
+    RefreshRow, Rotation, UserRow,
+};
 pub use self::postgres::NOTIFY_CHANNEL;
 
 /// A store error: the database failed or could not be reached. Maps to HTTP 503 at

@@ -1,0 +1,131 @@
+//! Local accounts: an email and a password (argon2id) as an identity of an
+//! internal user. Used by the sign-in page, self sign-up and the `users` CLI.
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+
+use crate::store::{Store, StoreError, UserRow, now_ms};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("`{0}` is not an email address")]
+    InvalidEmail(String),
+    #[error("the password must be between 8 and 1024 characters")]
+    WeakPassword,
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Trimmed and lowercased, if it looks like an email address.
+pub fn normalize_email(email: &str) -> Result<String, AccountError> {
+    let e = email.trim().to_lowercase();
+    let valid = e.len() <= 254
+        && !e.chars().any(char::is_whitespace)
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+        });
+    if valid {
+        Ok(e)
+    } else {
+        Err(AccountError::InvalidEmail(email.trim().to_string()))
+    }
+}
+
+pub fn hash_password(password: &str) -> String {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 hashes any password with default parameters")
+        .to_string()
+}
+
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// Create a user with a local account; the new internal user id.
+pub async fn create_local_user(
+    store: &Store,
+    email: &str,
+    password: &str,
+) -> Result<String, AccountError> {
+    let email = normalize_email(email)?;
+    let len = password.chars().count();
+    if !(8..=1024).contains(&len) {
+        return Err(AccountError::WeakPassword);
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    if store
+        .create_local_user(&id, &email, &hash_password(password), now_ms())
+        .await?
+    {
+        tracing::info!(user = %id, "account created");
+        Ok(id)
+    } else {
+        Err(AccountError::EmailTaken)
+    }
+}
+
+/// The user behind an email and password, if they match and the user is enabled.
+/// Unknown emails cost the same time as wrong passwords.
+pub async fn sign_in(
+    store: &Store,
+    email: &str,
+    password: &str,
+) -> Result<Option<UserRow>, StoreError> {
+    let Ok(email) = normalize_email(email) else {
+        return Ok(None);
+    };
+    match store.local_account(&email).await? {
+        Some((user, hash)) => {
+            Ok((verify_password(password, &hash) && user.disabled_at.is_none()).then_some(user))
+        }
+        None => {
+            let _ = verify_password(password, DUMMY_HASH);
+            Ok(None)
+        }
+    }
+}
+
+/// An argon2id hash of a random password, to spend the same time on unknown emails.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0Ea3/G9v+2g5vQG0gDBNe0zTT0kM1eX7L0QmWQx9yS8";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_and_passwords() {
+        assert_eq!(
+            normalize_email("  Ada@Example.COM ").unwrap(),
+            "ada@example.com"
+        );
+        for bad in [
+            "ada",
+            "ada@",
+            "@x.com",
+            "a b@x.com",
+            "ada@localhost",
+            "a@b@c.com",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+        let h = hash_password("correct horse");
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("wrong horse", &h));
+        assert!(!verify_password("x", DUMMY_HASH));
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+}

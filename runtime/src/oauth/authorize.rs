@@ -1,0 +1,524 @@
+//! The authorization endpoint and the browser flow behind it.
+//!
+//! `GET /oauth/authorize` checks the request in the order RFC 6749 4.1.2.1 asks:
+//! the client and its redirect URI first (failures there are shown on an error
+//! page: the redirect URI is not trusted yet), then everything else (failures go
+//! back to the client with `error`, `state` and `iss`, RFC 9207). A valid request
+//! is stored under an opaque id and the browser goes to `/oauth/continue`, which a
+//! reload, the sign-in round-trip or another replica can resume. There the user
+//! signs in (or signs up), then consents, unless the client is auto-approved or
+//! already has their consent for these scopes; then the code goes back to the
+//! client. Forms carry a per-request CSRF token.
+
+use std::collections::HashMap;
+
+use salvo::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::error::AuthorizeError;
+use super::token::valid_pkce_value;
+use super::{OAuth, accounts, secrets};
+use crate::store::{ClientRow, CodeRow, PendingRow, UserRow, now_ms};
+use gatehouse_specs::redirect::{is_loopback_host, redirect_matches};
+
+/// What the browser gets.
+pub(super) enum Outcome {
+    /// 303 See Other to this URL.
+    Redirect(String),
+    /// Set the browser-session cookie, then 303 to this URL.
+    SignedIn { session: String, to: String },
+    Page {
+        status: StatusCode,
+        template: &'static str,
+        ctx: Value,
+    },
+}
+
+fn page(title: &str, message: &str) -> AuthorizeError {
+    AuthorizeError::page(title, message)
+}
+
+/// Read a query string; a parameter given twice is an error.
+pub(super) fn query(raw: &str) -> Result<HashMap<String, String>, AuthorizeError> {
+    let mut map = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(raw.as_bytes()) {
+        if map.insert(k.to_string(), v.to_string()).is_some() {
+            return Err(page(
+                "Invalid request",
+                &format!("The parameter `{k}` was given more than once."),
+            ));
+        }
+    }
+    Ok(map)
+}
+
+fn continue_url(id: &str) -> String {
+    format!("/oauth/continue?request={id}")
+}
+
+impl OAuth {
+    /// The redirect back to the client, with `iss` always (RFC 9207).
+    fn client_redirect(
+        &self,
+        redirect_uri: &str,
+        params: &[(&str, &str)],
+        state: Option<&str>,
+    ) -> String {
+        let mut url = url::Url::parse(redirect_uri).expect("redirect URIs were validated");
+        {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in params {
+                q.append_pair(k, v);
+            }
+            if let Some(s) = state {
+                q.append_pair("state", s);
+            }
+            q.append_pair("iss", &self.cfg.issuer);
+        }
+        url.to_string()
+    }
+
+    /// Turn an authorization error into what the browser gets.
+    pub(super) fn authorize_failure(&self, e: AuthorizeError) -> Outcome {
+        match e {
+            AuthorizeError::Page {
+                status,
+                title,
+                message,
+            } => Outcome::Page {
+                status,
+                template: "error.html",
+                ctx: json!({ "server_title": self.cfg.server_title, "title": title, "message": message }),
+            },
+            AuthorizeError::Redirect {
+                redirect_uri,
+                state,
+                error,
+                description,
+            } => Outcome::Redirect(self.client_redirect(
+                &redirect_uri,
+                &[("error", error), ("error_description", &description)],
+                state.as_deref(),
+            )),
+            AuthorizeError::Unavailable(e) => {
+                tracing::error!(error = %e, "store unavailable during authorization");
+                Outcome::Page {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    template: "error.html",
+                    ctx: json!({ "server_title": self.cfg.server_title, "title": "Temporarily unavailable",
+                        "message": "The server could not complete this step. Try again in a moment." }),
+                }
+            }
+        }
+    }
+
+    /// `GET /oauth/authorize`: validate and store the request; its opaque id.
+    pub(super) async fn authorize(
+        &self,
+        q: &HashMap<String, String>,
+    ) -> Result<String, AuthorizeError> {
+        let client_id = q
+            .get("client_id")
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                page(
+                    "Invalid request",
+                    "The request does not say which app is asking (client_id).",
+                )
+            })?;
+        let client = self.store.client(client_id).await?.ok_or_else(|| {
+            page(
+                "Unknown app",
+                "This app is not registered with this server (or its registration expired). Connect again from the app.",
+            )
+        })?;
+        let registered: Vec<String> =
+            serde_json::from_str(&client.redirect_uris).unwrap_or_default();
+        // A-AZ-3: exact match, except a loopback redirect URI's port (RFC 8252).
+        let redirect_uri = match q.get("redirect_uri") {
+            Some(r) if registered.iter().any(|reg| redirect_matches(reg, r)) => r.clone(),
+            Some(_) => {
+                return Err(page(
+                    "Wrong redirect address",
+                    "The app asked to be sent back to an address it did not register. Nothing was shared.",
+                ));
+            }
+            None if registered.len() == 1 => registered[0].clone(),
+            None => {
+                return Err(page(
+                    "Invalid request",
+                    "The request does not say where to send you back (redirect_uri).",
+                ));
+            }
+        };
+        let state = q.get("state").cloned();
+        let fail = |error: &'static str, description: String| AuthorizeError::Redirect {
+            redirect_uri: redirect_uri.clone(),
+            state: state.clone(),
+            error,
+            description,
+        };
+        if q.get("response_type").map(String::as_str) != Some("code") {
+            return Err(fail(
+                "unsupported_response_type",
+                "response_type must be code".into(),
+            ));
+        }
+        // A-AZ-1: PKCE with S256 on every request.
+        let challenge = q.get("code_challenge").ok_or_else(|| {
+            fail(
+                "invalid_request",
+                "code_challenge is required (PKCE with S256)".into(),
+            )
+        })?;
+        if q.get("code_challenge_method").map(String::as_str) != Some("S256") {
+            return Err(fail(
+                "invalid_request",
+                "code_challenge_method must be S256".into(),
+            ));
+        }
+        if !valid_pkce_value(challenge) {
+            return Err(fail(
+                "invalid_request",
+                "code_challenge is malformed".into(),
+            ));
+        }
+        let allowed: Vec<String> = match &client.scope {
+            Some(s) => s.split_whitespace().map(str::to_string).collect(),
+            None => self.cfg.scopes.keys().cloned().collect(),
+        };
+        let scope: Vec<String> = match q.get("scope").filter(|s| !s.trim().is_empty()) {
+            Some(requested) => requested.split_whitespace().map(str::to_string).collect(),
+            None => allowed.clone(),
+        };
+        if let Some(bad) = scope.iter().find(|s| !allowed.contains(s)) {
+            return Err(fail(
+                "invalid_scope",
+                format!("scope `{bad}` is not available to this app"),
+            ));
+        }
+        // A-AZ-2: the resource must be this server; absent (2025-03-26 clients),
+        // the token is still bound to it.
+        if let Some(resource) = q.get("resource")
+            && !self.cfg.is_our_resource(resource)
+        {
+            return Err(fail(
+                "invalid_target",
+                format!("`{resource}` is not a resource of this server"),
+            ));
+        }
+        let id = secrets::random_token();
+        let now = now_ms();
+        self.store
+            .insert_pending(&PendingRow {
+                id_hash: secrets::hash(&id),
+                client_id: client.id.clone(),
+                redirect_uri,
+                state,
+                scope: scope.join(" "),
+                resource: self.cfg.resource.clone(),
+                code_challenge: challenge.clone(),
+                csrf: secrets::random_token(),
+                created_at: now,
+                expires_at: now + self.cfg.settings.pending_lifetime.as_millis() as i64,
+            })
+            .await?;
+        Ok(id)
+    }
+
+    async fn pending_and_client(
+        &self,
+        id: &str,
+    ) -> Result<(PendingRow, ClientRow), AuthorizeError> {
+        let expired = || {
+            page(
+                "This sign-in request has expired",
+                "It was completed already or is too old. Go back to the app and connect again.",
+            )
+        };
+        let pending = self
+            .store
+            .pending(&secrets::hash(id), now_ms())
+            .await?
+            .ok_or_else(expired)?;
+        let client = self
+            .store
+            .client(&pending.client_id)
+            .await?
+            .ok_or_else(expired)?;
+        Ok((pending, client))
+    }
+
+    async fn signed_in_user(
+        &self,
+        session: Option<&str>,
+    ) -> Result<Option<UserRow>, AuthorizeError> {
+        match session {
+            Some(s) => Ok(self
+                .store
+                .browser_session_user(&secrets::hash(s), now_ms())
+                .await?),
+            None => Ok(None),
+        }
+    }
+
+    /// `GET /oauth/continue`: sign in, consent, or done.
+    pub(super) async fn resume(
+        &self,
+        id: &str,
+        session: Option<&str>,
+        sign_up: bool,
+    ) -> Result<Outcome, AuthorizeError> {
+        let (pending, client) = self.pending_and_client(id).await?;
+        let Some(user) = self.signed_in_user(session).await? else {
+            let mode = if sign_up && self.cfg.self_signup {
+                "sign_up"
+            } else {
+                "sign_in"
+            };
+            return Ok(self.sign_in_page(id, &pending, &client, mode, "", None, StatusCode::OK));
+        };
+        // A remembered consent covering every requested scope skips the page.
+        let remembered = self.store.consent(&user.id, &client.id).await?;
+        let covered = remembered.as_deref().is_some_and(|granted| {
+            pending
+                .scope
+                .split_whitespace()
+                .all(|s| granted.split_whitespace().any(|g| g == s))
+        });
+        if self.auto_approved(&client, &pending.redirect_uri) || covered {
+            return self.complete(&pending, &user).await;
+        }
+        let host = url::Url::parse(&pending.redirect_uri)
+            .ok()
+            .and_then(|u| {
+                u.host_str().map(|h| match u.port() {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h.to_string(),
+                })
+            })
+            .unwrap_or_default();
+        let loopback = url::Url::parse(&pending.redirect_uri)
+            .ok()
+            .and_then(|u| u.host().map(|h| is_loopback_host(&h)))
+            .unwrap_or(false);
+        let scopes: Vec<Value> = pending
+            .scope
+            .split_whitespace()
+            .map(|s| json!({ "name": s, "description": self.cfg.scopes.get(s).cloned().unwrap_or_default() }))
+            .collect();
+        Ok(Outcome::Page {
+            status: StatusCode::OK,
+            template: "consent.html",
+            ctx: json!({
+                "server_title": self.cfg.server_title, "client_name": client.name, "redirect_host": host,
+                "loopback": loopback, "scopes": scopes, "request_id": id, "csrf": pending.csrf,
+                "user_email": user.email,
+            }),
+        })
+    }
+
+    fn auto_approved(&self, client: &ClientRow, redirect_uri: &str) -> bool {
+        if client.auto_approve == 1 {
+            return true;
+        }
+        client.registered == 1
+            && url::Url::parse(redirect_uri)
+                .is_ok_and(|u| self.cfg.auto_approve_patterns.iter().any(|p| p.matches(&u)))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn sign_in_page(
+        &self,
+        id: &str,
+        pending: &PendingRow,
+        client: &ClientRow,
+        mode: &str,
+        email: &str,
+        error: Option<&str>,
+        status: StatusCode,
+    ) -> Outcome {
+        Outcome::Page {
+            status,
+            template: "sign_in.html",
+            ctx: json!({
+                "server_title": self.cfg.server_title, "client_name": client.name, "request_id": id,
+                "csrf": pending.csrf, "mode": mode, "email": email, "error": error,
+                "self_signup": self.cfg.self_signup,
+            }),
+        }
+    }
+
+    /// The form's CSRF token must be the one stored with the request.
+    fn check_csrf(
+        &self,
+        form: &HashMap<String, String>,
+        pending: &PendingRow,
+    ) -> Result<(), AuthorizeError> {
+        match form.get("csrf") {
+            Some(t) if secrets::equal(t, &pending.csrf) => Ok(()),
+            _ => Err(AuthorizeError::Page {
+                status: StatusCode::FORBIDDEN,
+                title: "This form has expired".into(),
+                message:
+                    "It was not sent from this page, or is too old. Reload the page and try again."
+                        .into(),
+            }),
+        }
+    }
+
+    /// `POST /oauth/sign-in`: sign in or sign up, then continue.
+    pub(super) async fn sign_in(
+        &self,
+        form: &HashMap<String, String>,
+    ) -> Result<Outcome, AuthorizeError> {
+        let id = form.get("request").cloned().unwrap_or_default();
+        let (pending, client) = self.pending_and_client(&id).await?;
+        self.check_csrf(form, &pending)?;
+        let email = form.get("email").map(String::as_str).unwrap_or("");
+        let password = form.get("password").map(String::as_str).unwrap_or("");
+        let sign_up = form.get("action").map(String::as_str) == Some("sign_up");
+        let user_id = if sign_up {
+            if !self.cfg.self_signup {
+                return Err(page(
+                    "Sign-up is closed",
+                    "Ask the server's operator for an account.",
+                ));
+            }
+            match accounts::create_local_user(&self.store, email, password).await {
+                Ok(id) => id,
+                Err(accounts::AccountError::Store(e)) => return Err(e.into()),
+                Err(e) => {
+                    let status = match e {
+                        accounts::AccountError::EmailTaken => StatusCode::CONFLICT,
+                        _ => StatusCode::BAD_REQUEST,
+                    };
+                    return Ok(self.sign_in_page(
+                        &id,
+                        &pending,
+                        &client,
+                        "sign_up",
+                        email,
+                        Some(&e.to_string()),
+                        status,
+                    ));
+                }
+            }
+        } else {
+            match accounts::sign_in(&self.store, email, password).await? {
+                Some(user) => user.id,
+                None => {
+                    return Ok(self.sign_in_page(
+                        &id,
+                        &pending,
+                        &client,
+                        "sign_in",
+                        email,
+                        Some("Wrong email or password."),
+                        StatusCode::UNAUTHORIZED,
+                    ));
+                }
+            }
+        };
+        let session = secrets::random_token();
+        let now = now_ms();
+        let expires = now + self.cfg.settings.browser_session_lifetime.as_millis() as i64;
+        self.store
+            .insert_browser_session(&secrets::hash(&session), &user_id, now, expires)
+            .await?;
+        Ok(Outcome::SignedIn {
+            session,
+            to: continue_url(&id),
+        })
+    }
+
+    /// `POST /oauth/consent`: allow (remembered per user and client) or deny.
+    pub(super) async fn consent(
+        &self,
+        form: &HashMap<String, String>,
+        session: Option<&str>,
+    ) -> Result<Outcome, AuthorizeError> {
+        let id = form.get("request").cloned().unwrap_or_default();
+        let (pending, client) = self.pending_and_client(&id).await?;
+        self.check_csrf(form, &pending)?;
+        let Some(user) = self.signed_in_user(session).await? else {
+            return Ok(Outcome::Redirect(continue_url(&id)));
+        };
+        match form.get("decision").map(String::as_str) {
+            Some("allow") => {
+                let mut scopes: Vec<String> = self
+                    .store
+                    .consent(&user.id, &client.id)
+                    .await?
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect();
+                for s in pending.scope.split_whitespace() {
+                    if !scopes.iter().any(|x| x == s) {
+                        scopes.push(s.to_string());
+                    }
+                }
+                self.store
+                    .save_consent(&user.id, &client.id, &scopes.join(" "), now_ms())
+                    .await?;
+                self.complete(&pending, &user).await
+            }
+            Some("deny") => {
+                self.store.take_pending(&pending.id_hash).await?;
+                Ok(Outcome::Redirect(self.client_redirect(
+                    &pending.redirect_uri,
+                    &[
+                        ("error", "access_denied"),
+                        ("error_description", "the user denied access"),
+                    ],
+                    pending.state.as_deref(),
+                )))
+            }
+            _ => Err(page("Invalid request", "Choose Allow or Deny.")),
+        }
+    }
+
+    /// Issue the code and send the browser back to the client.
+    async fn complete(
+        &self,
+        pending: &PendingRow,
+        user: &UserRow,
+    ) -> Result<Outcome, AuthorizeError> {
+        if !self.store.take_pending(&pending.id_hash).await? {
+            return Err(page(
+                "This sign-in request has expired",
+                "It was completed already. Go back to the app and connect again.",
+            ));
+        }
+        let code = secrets::random_token();
+        let now = now_ms();
+        self.store
+            .insert_code(&CodeRow {
+                code_hash: secrets::hash(&code),
+                family_id: secrets::random_token(),
+                client_id: pending.client_id.clone(),
+                user_id: user.id.clone(),
+                redirect_uri: pending.redirect_uri.clone(),
+                scope: pending.scope.clone(),
+                resource: pending.resource.clone(),
+                code_challenge: pending.code_challenge.clone(),
+                created_at: now,
+                expires_at: now
+                    + self
+                        .cfg
+                        .settings
+                        .code_lifetime
+                        .min(std::time::Duration::from_secs(60))
+                        .as_millis() as i64,
+                used_at: None,
+            })
+            .await?;
+        tracing::info!(client = %pending.client_id, user = %user.id, "authorization code issued");
+        Ok(Outcome::Redirect(self.client_redirect(
+            &pending.redirect_uri,
+            &[("code", &code)],
+            pending.state.as_deref(),
+        )))
+    }
+}

@@ -1,0 +1,53 @@
+//! Token introspection (RFC 7662) at `/oauth/introspect`, for confidential
+//! clients (resource servers with a secret). Anything not currently valid is
+//! `{"active": false}` and nothing more.
+
+use std::collections::HashMap;
+
+use salvo::http::HeaderMap;
+use serde_json::{Value, json};
+
+use super::error::OAuthError;
+use super::{OAuth, secrets};
+use crate::store::{AccessStatus, now_ms};
+
+impl OAuth {
+    pub(super) async fn introspect(
+        &self,
+        headers: &HeaderMap,
+        form: &HashMap<String, String>,
+    ) -> Result<Value, OAuthError> {
+        let client = self.authenticate_client(headers, form).await?;
+        if client.secret_hash.is_none() {
+            return Err(OAuthError::InvalidClient(
+                "introspection is for confidential clients".into(),
+            ));
+        }
+        let token = form
+            .get("token")
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| OAuthError::InvalidRequest("`token` is required".into()))?;
+        if let Ok(c) = self
+            .keys
+            .verify(token, &self.cfg.issuer, &self.cfg.resource)
+            .await
+            && self.store.access_status(&c.jti).await? == AccessStatus::Active
+        {
+            return Ok(json!({
+                "active": true, "token_type": "Bearer", "scope": c.scope, "client_id": c.client_id,
+                "sub": c.sub, "aud": c.aud, "iss": c.iss, "exp": c.exp, "iat": c.iat, "jti": c.jti,
+            }));
+        }
+        if let Some(r) = self.store.refresh_token(&secrets::hash(token)).await?
+            && r.rotated_at.is_none()
+            && r.family_revoked_at.is_none()
+            && r.expires_at > now_ms()
+        {
+            return Ok(json!({
+                "active": true, "token_type": "refresh_token", "scope": r.scope, "client_id": r.client_id,
+                "sub": r.user_id, "aud": r.resource, "iss": self.cfg.issuer, "exp": r.expires_at / 1000,
+            }));
+        }
+        Ok(json!({ "active": false }))
+    }
+}

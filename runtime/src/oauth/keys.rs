@@ -1,0 +1,270 @@
+//! Signing keys and access tokens. Keys are Ed25519 (JWS `EdDSA`), generated on
+//! first start and kept in the store so every replica signs and verifies with the
+//! same ones; `keys rotate` retires the current key, which stays in the JWKS until
+//! the tokens it signed have expired. Access tokens are RFC 9068 JWTs
+//! (`typ: at+jwt`). Ed25519 signatures are deterministic, which lets a retried
+//! refresh be answered with the very same token.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::store::{KeyRow, Store, StoreResult, now_ms};
+
+/// The claims of an access token (RFC 9068 section 2.2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    /// The internal user id.
+    pub sub: String,
+    /// The protected resource (the MCP endpoint URL).
+    pub aud: String,
+    pub client_id: String,
+    /// Space-separated.
+    pub scope: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+/// Why a token was refused (the `error_description` of the 401).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token is malformed")]
+    Malformed,
+    #[error("the token is not an access token (typ must be at+jwt)")]
+    WrongType,
+    #[error("the token's algorithm is not accepted")]
+    WrongAlgorithm,
+    #[error("the token was signed with an unknown key")]
+    UnknownKey,
+    #[error("the token's signature is invalid")]
+    BadSignature,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token was issued for another resource")]
+    WrongAudience,
+    #[error("the token was issued by another server")]
+    WrongIssuer,
+    #[error("the token has been revoked")]
+    Revoked,
+}
+
+struct KeySet {
+    /// The key new tokens are signed with.
+    active: Option<String>,
+    signers: HashMap<String, EncodingKey>,
+    verifiers: HashMap<String, DecodingKey>,
+    jwks: Value,
+    loaded: Instant,
+}
+
+pub struct Keys {
+    store: Store,
+    /// How long a retired key stays published (the access token lifetime).
+    publish_retired_for: Duration,
+    set: RwLock<KeySet>,
+}
+
+/// The RFC 7638 thumbprint of an Ed25519 public key: its `kid`.
+fn thumbprint(x: &str) -> String {
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// A new Ed25519 key, ready to store.
+pub fn generate_key(now: i64) -> KeyRow {
+    let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+    let der = signing
+        .to_pkcs8_der()
+        .expect("an Ed25519 key encodes as PKCS#8");
+    let x = URL_SAFE_NO_PAD.encode(signing.verifying_key().as_bytes());
+    KeyRow {
+        kid: thumbprint(&x),
+        alg: "EdDSA".into(),
+        private_der: STANDARD.encode(der.as_bytes()),
+        public_x: x,
+        created_at: now,
+        retired_at: None,
+    }
+}
+
+impl Keys {
+    /// Load the keys, creating the first one if the store has none.
+    pub async fn load(store: Store, publish_retired_for: Duration) -> StoreResult<Keys> {
+        let keys = Keys {
+            store,
+            publish_retired_for,
+            set: RwLock::new(KeySet {
+                active: None,
+                signers: HashMap::new(),
+                verifiers: HashMap::new(),
+                jwks: json!({ "keys": [] }),
+                loaded: Instant::now(),
+            }),
+        };
+        keys.reload().await?;
+        if keys.set.read().expect("keys lock").active.is_none() {
+            keys.store
+                .insert_signing_key(&generate_key(now_ms()))
+                .await?;
+            keys.reload().await?;
+        }
+        Ok(keys)
+    }
+
+    /// Re-read the keys from the store (a rotation on another replica).
+    pub async fn reload(&self) -> StoreResult<()> {
+        let rows = self.store.signing_keys().await?;
+        let now = now_ms();
+        let horizon = now - self.publish_retired_for.as_millis() as i64;
+        let mut set = KeySet {
+            active: None,
+            signers: HashMap::new(),
+            verifiers: HashMap::new(),
+            jwks: json!({ "keys": [] }),
+            loaded: Instant::now(),
+        };
+        let mut published = Vec::new();
+        for row in rows {
+            if row.alg != "EdDSA" {
+                continue;
+            }
+            let Ok(der) = STANDARD.decode(&row.private_der) else {
+                tracing::error!(kid = %row.kid, "a stored signing key is corrupt; skipped");
+                continue;
+            };
+            let Ok(verifier) = DecodingKey::from_ed_components(&row.public_x) else {
+                continue;
+            };
+            let encoding = EncodingKey::from_ed_der(&der);
+            if row.retired_at.is_none() && set.active.is_none() {
+                set.active = Some(row.kid.clone());
+            }
+            if row.retired_at.is_none_or(|r| r > horizon) {
+                published.push(json!({
+                    "kty": "OKP", "crv": "Ed25519", "x": row.public_x,
+                    "kid": row.kid, "alg": "EdDSA", "use": "sig",
+                }));
+                set.verifiers.insert(row.kid.clone(), verifier);
+            }
+            set.signers.insert(row.kid, encoding);
+        }
+        set.jwks = json!({ "keys": published });
+        *self.set.write().expect("keys lock") = set;
+        Ok(())
+    }
+
+    /// Reload if the cache is older than `max_age`.
+    pub async fn refresh_if_older(&self, max_age: Duration) -> StoreResult<()> {
+        let stale = self.set.read().expect("keys lock").loaded.elapsed() > max_age;
+        if stale { self.reload().await } else { Ok(()) }
+    }
+
+    pub fn jwks(&self) -> Value {
+        self.set.read().expect("keys lock").jwks.clone()
+    }
+
+    /// The key new tokens are signed with.
+    pub fn active_kid(&self) -> Option<String> {
+        self.set.read().expect("keys lock").active.clone()
+    }
+
+    /// Sign with the key `kid` (the active key for new tokens; the recorded key
+    /// when re-issuing a token for a retried refresh).
+    pub fn sign(&self, kid: &str, claims: &AccessClaims) -> Option<String> {
+        let set = self.set.read().expect("keys lock");
+        let key = set.signers.get(kid)?;
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(kid.to_string());
+        jsonwebtoken::encode(&header, claims, key).ok()
+    }
+
+    /// Verify an access token's form, signature, issuer, audience and expiry (the
+    /// store decides about revocation). A token signed by a key this process has not
+    /// seen yet triggers one reload (a key rotated on another replica).
+    pub async fn verify(
+        &self,
+        token: &str,
+        issuer: &str,
+        audience: &str,
+    ) -> Result<AccessClaims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(TokenError::WrongAlgorithm);
+        }
+        let typ_ok = header.typ.as_deref().is_some_and(|t| {
+            t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+        });
+        if !typ_ok {
+            return Err(TokenError::WrongType);
+        }
+        let kid = header.kid.ok_or(TokenError::UnknownKey)?;
+        let mut key = self
+            .set
+            .read()
+            .expect("keys lock")
+            .verifiers
+            .get(&kid)
+            .cloned();
+        if key.is_none() && self.refresh_if_older(Duration::from_secs(5)).await.is_ok() {
+            key = self
+                .set
+                .read()
+                .expect("keys lock")
+                .verifiers
+                .get(&kid)
+                .cloned();
+        }
+        let key = key.ok_or(TokenError::UnknownKey)?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        match jsonwebtoken::decode::<AccessClaims>(token, &key, &validation) {
+            Ok(data) => Ok(data.claims),
+            Err(e) => Err(match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                jsonwebtoken::errors::ErrorKind::InvalidAudience => TokenError::WrongAudience,
+                jsonwebtoken::errors::ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::BadSignature,
+                _ => TokenError::Malformed,
+            }),
+        }
+    }
+}
+
+/// Retire every key in use and create a new one (`keys rotate`).
+pub async fn rotate(store: &Store) -> StoreResult<String> {
+    let now = now_ms();
+    store.retire_signing_keys(now).await?;
+    let key = generate_key(now + 1);
+    store.insert_signing_key(&key).await?;
+    Ok(key.kid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kids_are_rfc7638_thumbprints() {
+        // RFC 8037 appendix A.3.
+        assert_eq!(
+            thumbprint("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
+        let k = generate_key(0);
+        assert_eq!(k.kid, thumbprint(&k.public_x));
+    }
+}

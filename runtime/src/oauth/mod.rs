@@ -1,0 +1,237 @@
+//! The built-in OAuth 2.1 authorization server (MCP-REQUIREMENTS section 2).
+//!
+//! Read top-down, a client's journey is: discovery (`metadata`), registration
+//! (`register`, RFC 7591), authorization (`authorize`: the pending request stored
+//! under an opaque id, sign-in and consent `pages`), the token endpoint (`token`:
+//! code exchange with PKCE, refresh rotation), then `revoke` and `introspect`.
+//! Access tokens are verified by the protected resource (`crate::resource`).
+//! Every rule that shapes the wire cites its id.
+
+pub mod accounts;
+mod authorize;
+mod client_auth;
+pub mod error;
+mod introspect;
+pub mod keys;
+mod metadata;
+mod pages;
+mod register;
+mod revoke;
+mod routes;
+pub mod secrets;
+mod token;
+
+use std::time::Duration;
+
+use gatehouse_specs::Spec;
+use gatehouse_specs::redirect::RedirectPattern;
+use indexmap::IndexMap;
+
+pub use self::keys::{AccessClaims, Keys, TokenError};
+pub use self::routes::router;
+use crate::config::Config;
+use crate::store::{ClientRow, Store, StoreError, now_ms};
+
+/// Tunables of the authorization server that are not spec material (defaults
+/// are what production wants; tests shorten them).
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    /// Authorization codes live this long (at most 60 s).
+    pub code_lifetime: Duration,
+    /// A pending authorization request (sign-in, consent) lives this long.
+    pub pending_lifetime: Duration,
+    /// A concurrent retry of the same refresh within this window gets the same
+    /// new pair instead of revoking the family.
+    pub refresh_grace: Duration,
+    /// How long a browser stays signed in on this server.
+    pub browser_session_lifetime: Duration,
+}
+
+impl Default for OAuthSettings {
+    fn default() -> Self {
+        OAuthSettings {
+            code_lifetime: Duration::from_secs(60),
+            pending_lifetime: Duration::from_secs(600),
+            refresh_grace: Duration::from_secs(30),
+            browser_session_lifetime: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+/// Everything derived from the spec and the public URL, computed once.
+#[derive(Debug, Clone)]
+pub struct OAuthConfig {
+    /// `https://mcp.example.com` (no trailing slash): `iss` of tokens and metadata.
+    pub issuer: String,
+    /// The canonical MCP endpoint: the audience of every token (A-RS-3, A-RS-8).
+    pub resource: String,
+    /// Where the protected-resource metadata is (the `resource_metadata` of 401s).
+    pub resource_metadata_url: String,
+    /// Declared scopes and their descriptions, in spec order.
+    pub scopes: IndexMap<String, String>,
+    pub registration_enabled: bool,
+    pub redirect_patterns: Vec<RedirectPattern>,
+    pub auto_approve_patterns: Vec<RedirectPattern>,
+    pub unused_client_expiry: Duration,
+    pub access_lifetime: Duration,
+    pub refresh_lifetime: Duration,
+    pub self_signup: bool,
+    /// The public URL is https: cookies get `Secure` and the `__Host-` prefix.
+    pub secure_cookies: bool,
+    /// Shown on the sign-in and consent pages.
+    pub server_title: String,
+    pub settings: OAuthSettings,
+}
+
+impl OAuthConfig {
+    pub fn new(spec: &Spec, config: &Config) -> OAuthConfig {
+        let issuer = config.public_url.as_str().trim_end_matches('/').to_string();
+        let resource = format!("{issuer}/mcp");
+        let origin = config.public_url.origin().ascii_serialization();
+        let resource_path = url::Url::parse(&resource)
+            .map(|u| u.path().to_string())
+            .unwrap_or_default();
+        let parse = |ps: &[String]| ps.iter().filter_map(|p| p.parse().ok()).collect();
+        OAuthConfig {
+            resource_metadata_url: format!(
+                "{origin}/.well-known/oauth-protected-resource{resource_path}"
+            ),
+            issuer,
+            resource,
+            scopes: spec
+                .scopes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.description.clone()))
+                .collect(),
+            registration_enabled: spec.registration.enabled,
+            redirect_patterns: parse(&spec.registration.redirect_uris),
+            auto_approve_patterns: parse(&spec.registration.auto_approve),
+            unused_client_expiry: spec.registration.expire_unused_after.0,
+            access_lifetime: spec.tokens.access_lifetime.0,
+            refresh_lifetime: spec.tokens.refresh_lifetime.0,
+            self_signup: spec.sign_in.self_signup,
+            secure_cookies: config.public_url.scheme() == "https",
+            server_title: spec
+                .server
+                .title
+                .clone()
+                .unwrap_or_else(|| spec.server.name.clone()),
+            settings: config.settings.oauth.clone(),
+        }
+    }
+
+    /// The name of the browser-session cookie: `__Host-` on https.
+    pub fn session_cookie(&self) -> &'static str {
+        if self.secure_cookies {
+            "__Host-gatehouse_session"
+        } else {
+            "gatehouse_session"
+        }
+    }
+
+    /// Whether a (canonicalized) `resource` parameter names this server
+    /// (A-AZ-2; case of scheme and host and a trailing slash are tolerated, A-RS-12).
+    pub fn is_our_resource(&self, resource: &str) -> bool {
+        let canonical = |s: &str| {
+            url::Url::parse(s.trim_end_matches('/'))
+                .map(|u| u.as_str().trim_end_matches('/').to_string())
+                .unwrap_or_default()
+        };
+        let wanted = canonical(resource);
+        !wanted.is_empty()
+            && (wanted == canonical(&self.resource) || wanted == canonical(&self.issuer))
+    }
+}
+
+/// Why the authorization server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthStartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("client `{client}` is confidential: set its secret in the environment variable {var}")]
+    MissingClientSecret { client: String, var: String },
+}
+
+/// The running authorization server.
+pub struct OAuth {
+    pub store: Store,
+    pub keys: Keys,
+    pub cfg: OAuthConfig,
+    pages: pages::Pages,
+    /// Derives the token that replaces a refresh token (see `token`).
+    refresh_key: Vec<u8>,
+}
+
+impl OAuth {
+    /// Register the spec's clients, load (or create) the signing keys and the
+    /// server secrets.
+    pub async fn start(
+        spec: &Spec,
+        config: &Config,
+        store: Store,
+    ) -> Result<OAuth, OAuthStartError> {
+        let cfg = OAuthConfig::new(spec, config);
+        let now = now_ms();
+        for (id, client) in &spec.clients {
+            let secret_hash = match &client.secret_env {
+                Some(var) => {
+                    let secret = std::env::var(var)
+                        .ok()
+                        .filter(|s| !s.is_empty())
+                        .ok_or_else(|| OAuthStartError::MissingClientSecret {
+                            client: id.clone(),
+                            var: var.clone(),
+                        })?;
+                    Some(secrets::hash(&secret))
+                }
+                None => None,
+            };
+            store
+                .upsert_client(&ClientRow {
+                    id: id.clone(),
+                    token_endpoint_auth_method: if secret_hash.is_some() {
+                        "client_secret_basic".into()
+                    } else {
+                        "none".into()
+                    },
+                    secret_hash,
+                    name: client.name.clone(),
+                    redirect_uris: serde_json::to_string(&client.redirect_uris).unwrap_or_default(),
+                    grant_types: r#"["authorization_code","refresh_token"]"#.into(),
+                    scope: client.scopes.as_ref().map(|s| s.join(" ")),
+                    metadata_hash: None,
+                    registered: 0,
+                    auto_approve: i64::from(client.auto_approve),
+                    created_at: now,
+                    last_used_at: None,
+                    revoked_at: None,
+                })
+                .await?;
+        }
+        let keys = Keys::load(store.clone(), cfg.access_lifetime).await?;
+        let refresh_key = store
+            .secret("refresh_derivation", &secrets::random_token())
+            .await?;
+        Ok(OAuth {
+            pages: pages::Pages::new(config.templates_dir.as_deref()),
+            store,
+            keys,
+            cfg,
+            refresh_key: refresh_key.into_bytes(),
+        })
+    }
+
+    /// Periodic upkeep: expired rows, unused registrations, key reloads.
+    pub async fn sweep(&self) -> Result<(), StoreError> {
+        let now = now_ms();
+        self.store
+            .sweep_oauth(now, self.cfg.access_lifetime.as_millis() as i64 + 60_000)
+            .await?;
+        let before = now - self.cfg.unused_client_expiry.as_millis() as i64;
+        let deleted = self.store.delete_unused_clients(before).await?;
+        if deleted > 0 {
+            tracing::info!(clients = deleted, "unused client registrations deleted");
+        }
+        self.keys.reload().await
+    }
+}

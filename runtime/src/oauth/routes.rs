@@ -1,0 +1,408 @@
+//! HTTP for the authorization server. Two routers: the API (discovery, register,
+//! token, revoke, introspect), which browser clients may call from any origin
+//! (CORS `*`, no cookies involved), and the browser pages (authorize, continue,
+//! sign-in, consent), which get no CORS at all.
+
+use std::sync::Arc;
+
+use salvo::cors::{AllowHeaders, AllowOrigin, Cors};
+use salvo::http::cookie::{Cookie, SameSite};
+use salvo::http::header::{self, HeaderName, HeaderValue};
+use salvo::http::{Method, StatusCode};
+use salvo::prelude::*;
+use serde_json::Value;
+
+use super::OAuth;
+use super::authorize::{Outcome, query};
+use super::client_auth::form;
+use super::error::OAuthError;
+use super::metadata;
+use crate::http::guard::OriginRules;
+
+/// Largest body the OAuth endpoints read.
+const MAX_BODY: usize = 64 * 1024;
+
+/// Puts the authorization server into the depot for the handlers below.
+struct Inject(Arc<OAuth>);
+
+#[salvo::async_trait]
+impl Handler for Inject {
+    async fn handle(
+        &self,
+        req: &mut Request,
+        depot: &mut Depot,
+        res: &mut Response,
+        ctrl: &mut FlowCtrl,
+    ) {
+        depot.insert_typed(self.0.clone());
+        ctrl.call_next(req, depot, res).await;
+    }
+}
+
+fn oauth(depot: &Depot) -> Arc<OAuth> {
+    depot
+        .get_typed::<Arc<OAuth>>()
+        .expect("the OAuth routes inject the server")
+        .clone()
+}
+
+/// Answers CORS preflights (the CORS layer adds the headers).
+struct Preflight;
+
+#[salvo::async_trait]
+impl Handler for Preflight {
+    async fn handle(
+        &self,
+        _req: &mut Request,
+        _depot: &mut Depot,
+        res: &mut Response,
+        _ctrl: &mut FlowCtrl,
+    ) {
+        res.status_code(StatusCode::NO_CONTENT);
+    }
+}
+
+/// The authorization server's routes; `guard` (the origin rules) protects the
+/// browser pages.
+pub fn router(o: Arc<OAuth>, guard: OriginRules) -> Router {
+    let cors = Cors::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods(vec![Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers(AllowHeaders::list([
+            HeaderName::from_static("authorization"),
+            HeaderName::from_static("content-type"),
+            HeaderName::from_static("mcp-protocol-version"),
+        ]))
+        .max_age(86400)
+        .into_handler();
+    let api = Router::new()
+        .hoop(cors)
+        .hoop(Inject(o.clone()))
+        .push(
+            Router::with_path(".well-known/oauth-authorization-server")
+                .get(as_metadata)
+                .options(Preflight),
+        )
+        .push(
+            Router::with_path(".well-known/oauth-authorization-server/{**rest}")
+                .get(as_metadata)
+                .options(Preflight),
+        )
+        .push(
+            Router::with_path(".well-known/oauth-protected-resource")
+                .get(pr_metadata)
+                .options(Preflight),
+        )
+        .push(
+            Router::with_path(".well-known/oauth-protected-resource/{**rest}")
+                .get(pr_metadata)
+                .options(Preflight),
+        )
+        .push(
+            Router::with_path(".well-known/jwks.json")
+                .get(jwks)
+                .options(Preflight),
+        )
+        .push(
+            Router::with_path("oauth/register")
+                .post(register)
+                .options(Preflight),
+        )
+        .push(
+            Router::with_path("register")
+                .post(register)
+                .options(Preflight),
+        )
+        .push(
+            Router::with_path("oauth/token")
+                .post(token)
+                .options(Preflight),
+        )
+        .push(Router::with_path("token").post(token).options(Preflight))
+        .push(
+            Router::with_path("oauth/revoke")
+                .post(revoke)
+                .options(Preflight),
+        )
+        .push(
+            Router::with_path("oauth/introspect")
+                .post(introspect)
+                .options(Preflight),
+        );
+    let pages = Router::new()
+        .hoop(guard)
+        .hoop(Inject(o))
+        .push(Router::with_path("oauth/authorize").get(authorize))
+        .push(Router::with_path("authorize").get(authorize))
+        .push(Router::with_path("oauth/continue").get(resume))
+        .push(Router::with_path("oauth/sign-in").post(sign_in))
+        .push(Router::with_path("oauth/consent").post(consent));
+    Router::new().push(api).push(pages)
+}
+
+fn json(res: &mut Response, status: StatusCode, body: &Value) {
+    res.status_code(status);
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let _ = res.write_body(body.to_string());
+}
+
+/// Token-endpoint style answers: never cached (RFC 6749 5.1).
+fn no_store(res: &mut Response) {
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+fn oauth_error(req: &Request, res: &mut Response, e: &OAuthError) {
+    if let OAuthError::Unavailable(inner) = e {
+        tracing::error!(error = %inner, "store unavailable at the authorization server");
+    }
+    no_store(res);
+    // RFC 6749 5.2: a client that tried Basic authentication is told how to retry.
+    if matches!(e, OAuthError::InvalidClient(_))
+        && req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().starts_with("basic "))
+    {
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"oauth\""),
+        );
+    }
+    json(res, e.status(), &e.body());
+}
+
+async fn body(req: &mut Request) -> Result<Vec<u8>, OAuthError> {
+    match req.payload_with_max_size(MAX_BODY).await {
+        Ok(b) => Ok(b.to_vec()),
+        Err(_) => Err(OAuthError::InvalidRequest(format!(
+            "the body is unreadable or larger than {MAX_BODY} bytes"
+        ))),
+    }
+}
+
+/// A form body, as the token, revocation and introspection endpoints require.
+async fn form_body(
+    req: &mut Request,
+) -> Result<std::collections::HashMap<String, String>, OAuthError> {
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return Err(OAuthError::InvalidRequest(
+            "the body must be application/x-www-form-urlencoded".into(),
+        ));
+    }
+    form(&body(req).await?)
+}
+
+#[handler]
+async fn as_metadata(depot: &mut Depot, res: &mut Response) {
+    json(
+        res,
+        StatusCode::OK,
+        &metadata::authorization_server(&oauth(depot)),
+    );
+}
+
+#[handler]
+async fn pr_metadata(depot: &mut Depot, res: &mut Response) {
+    json(
+        res,
+        StatusCode::OK,
+        &metadata::protected_resource(&oauth(depot)),
+    );
+}
+
+#[handler]
+async fn jwks(depot: &mut Depot, res: &mut Response) {
+    json(res, StatusCode::OK, &oauth(depot).keys.jwks());
+}
+
+#[handler]
+async fn register(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    let o = oauth(depot);
+    if !o.cfg.registration_enabled {
+        json(
+            res,
+            StatusCode::NOT_FOUND,
+            &serde_json::json!({ "error": "invalid_request", "error_description": "dynamic client registration is disabled on this server" }),
+        );
+        return;
+    }
+    let result = match body(req).await {
+        Ok(b) => o.register(&b).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(client) => {
+            no_store(res);
+            json(res, StatusCode::CREATED, &client);
+        }
+        Err(e) => oauth_error(req, res, &e),
+    }
+}
+
+#[handler]
+async fn token(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    let o = oauth(depot);
+    let result = match form_body(req).await {
+        Ok(f) => o.token(req.headers(), &f).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(tokens) => {
+            no_store(res);
+            json(res, StatusCode::OK, &tokens);
+        }
+        Err(e) => oauth_error(req, res, &e),
+    }
+}
+
+#[handler]
+async fn revoke(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    let o = oauth(depot);
+    let result = match form_body(req).await {
+        Ok(f) => o.revoke(req.headers(), &f).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => {
+            no_store(res);
+            res.status_code(StatusCode::OK);
+        }
+        Err(e) => oauth_error(req, res, &e),
+    }
+}
+
+#[handler]
+async fn introspect(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    let o = oauth(depot);
+    let result = match form_body(req).await {
+        Ok(f) => o.introspect(req.headers(), &f).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(answer) => {
+            no_store(res);
+            json(res, StatusCode::OK, &answer);
+        }
+        Err(e) => oauth_error(req, res, &e),
+    }
+}
+
+fn session_cookie(req: &Request, o: &OAuth) -> Option<String> {
+    req.cookie(o.cfg.session_cookie())
+        .map(|c| c.value().to_string())
+}
+
+fn respond(o: &OAuth, res: &mut Response, outcome: Outcome) {
+    match outcome {
+        Outcome::Redirect(to) => redirect(res, &to),
+        Outcome::SignedIn { session, to } => {
+            let cookie = Cookie::build((o.cfg.session_cookie(), session))
+                .http_only(true)
+                .same_site(SameSite::Lax)
+                .secure(o.cfg.secure_cookies)
+                .path("/")
+                .max_age(salvo::http::cookie::time::Duration::seconds(
+                    o.cfg.settings.browser_session_lifetime.as_secs() as i64,
+                ))
+                .build();
+            res.add_cookie(cookie);
+            redirect(res, &to);
+        }
+        Outcome::Page {
+            status,
+            template,
+            ctx,
+        } => o.pages.render(res, status, template, ctx),
+    }
+}
+
+fn redirect(res: &mut Response, to: &str) {
+    res.status_code(StatusCode::SEE_OTHER);
+    super::pages::secure_headers(res);
+    if let Ok(v) = HeaderValue::from_str(to) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+}
+
+#[handler]
+async fn authorize(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    let o = oauth(depot);
+    let outcome = match query(req.uri().query().unwrap_or("")) {
+        Ok(q) => match o.authorize(&q).await {
+            Ok(id) => Outcome::Redirect(format!("/oauth/continue?request={id}")),
+            Err(e) => o.authorize_failure(e),
+        },
+        Err(e) => o.authorize_failure(e),
+    };
+    respond(&o, res, outcome);
+}
+
+#[handler]
+async fn resume(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    let o = oauth(depot);
+    let session = session_cookie(req, &o);
+    let outcome = match query(req.uri().query().unwrap_or("")) {
+        Ok(q) => {
+            let id = q.get("request").cloned().unwrap_or_default();
+            let sign_up = q.get("mode").map(String::as_str) == Some("sign_up");
+            o.resume(&id, session.as_deref(), sign_up)
+                .await
+                .unwrap_or_else(|e| o.authorize_failure(e))
+        }
+        Err(e) => o.authorize_failure(e),
+    };
+    respond(&o, res, outcome);
+}
+
+async fn page_form(req: &mut Request) -> Option<std::collections::HashMap<String, String>> {
+    let b = req.payload_with_max_size(MAX_BODY).await.ok()?.to_vec();
+    form(&b).ok()
+}
+
+#[handler]
+async fn sign_in(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    let o = oauth(depot);
+    let outcome = match page_form(req).await {
+        Some(f) => o
+            .sign_in(&f)
+            .await
+            .unwrap_or_else(|e| o.authorize_failure(e)),
+        None => o.authorize_failure(super::error::AuthorizeError::page(
+            "Invalid request",
+            "The form could not be read.",
+        )),
+    };
+    respond(&o, res, outcome);
+}
+
+#[handler]
+async fn consent(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    let o = oauth(depot);
+    let session = session_cookie(req, &o);
+    let outcome = match page_form(req).await {
+        Some(f) => o
+            .consent(&f, session.as_deref())
+            .await
+            .unwrap_or_else(|e| o.authorize_failure(e)),
+        None => o.authorize_failure(super::error::AuthorizeError::page(
+            "Invalid request",
+            "The form could not be read.",
+        )),
+    };
+    respond(&o, res, outcome);
+}

@@ -1,0 +1,175 @@
+//! The protected resource: every request to `/mcp` (POST, GET, DELETE) carries a
+//! bearer token issued by this server for this resource (A-RS-6…A-RS-8); sessions
+//! are never a substitute. Failures are 401 with a `WWW-Authenticate` challenge
+//! that points at the protected-resource metadata (A-RS-2) and names the scopes
+//! (A-RS-5); a tool whose scopes the token lacks is 403 `insufficient_scope`
+//! (A-RS-10, checked by the transport with [`Challenge::insufficient_scope`]).
+
+use std::sync::Arc;
+
+use salvo::http::StatusCode;
+use salvo::http::header::{self, HeaderValue};
+use salvo::prelude::*;
+use serde_json::json;
+
+use crate::oauth::OAuth;
+use crate::principal::Principal;
+use crate::store::AccessStatus;
+
+/// Builds `WWW-Authenticate` values (one place, so every variant agrees).
+#[derive(Debug, Clone)]
+pub struct Challenge {
+    pub resource_metadata: String,
+    /// The baseline scopes a client should ask for (`scopes_supported`).
+    pub scopes: Vec<String>,
+}
+
+fn quote(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+impl Challenge {
+    /// 401: no token (`error` absent, RFC 6750 3.1) or a bad one (`invalid_token`).
+    pub fn unauthorized(&self, invalid: Option<&str>) -> String {
+        let mut parts = Vec::new();
+        if let Some(description) = invalid {
+            parts.push("error=\"invalid_token\"".to_string());
+            parts.push(format!("error_description=\"{}\"", quote(description)));
+        }
+        parts.push(format!(
+            "resource_metadata=\"{}\"",
+            quote(&self.resource_metadata)
+        ));
+        if !self.scopes.is_empty() {
+            parts.push(format!("scope=\"{}\"", self.scopes.join(" ")));
+        }
+        format!("Bearer {}", parts.join(", "))
+    }
+
+    /// 403 (A-RS-10): the scopes the request needs, including those already
+    /// granted, so the client does not lose them when it asks again.
+    pub fn insufficient_scope(&self, needed: &[String]) -> String {
+        format!(
+            "Bearer error=\"insufficient_scope\", scope=\"{}\", resource_metadata=\"{}\", error_description=\"{}\"",
+            needed.join(" "),
+            quote(&self.resource_metadata),
+            "the token lacks a scope this request needs"
+        )
+    }
+}
+
+/// The hoop in front of `/mcp`.
+pub struct BearerAuth {
+    oauth: Arc<OAuth>,
+    challenge: Challenge,
+}
+
+impl BearerAuth {
+    pub fn new(oauth: Arc<OAuth>) -> BearerAuth {
+        let challenge = Challenge {
+            resource_metadata: oauth.cfg.resource_metadata_url.clone(),
+            scopes: oauth.cfg.scopes.keys().cloned().collect(),
+        };
+        BearerAuth { oauth, challenge }
+    }
+
+    pub fn challenge(&self) -> Challenge {
+        self.challenge.clone()
+    }
+
+    async fn principal(&self, req: &Request) -> Result<Principal, (StatusCode, Option<String>)> {
+        let header = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let Some(header) = header else {
+            return Err((StatusCode::UNAUTHORIZED, None));
+        };
+        let token = match header.split_once(' ') {
+            Some((scheme, token))
+                if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+            {
+                token.trim()
+            }
+            _ => {
+                return Err((
+                    StatusCode::UNAUTHORIZED,
+                    Some("the Authorization header must be `Bearer <token>`".into()),
+                ));
+            }
+        };
+        let claims = self
+            .oauth
+            .keys
+            .verify(token, &self.oauth.cfg.issuer, &self.oauth.cfg.resource)
+            .await
+            .map_err(|e| (StatusCode::UNAUTHORIZED, Some(e.to_string())))?;
+        match self.oauth.store.access_status(&claims.jti).await {
+            Ok(AccessStatus::Active) => Ok(Principal {
+                user_id: claims.sub,
+                client_id: Some(claims.client_id),
+                scopes: Some(
+                    claims
+                        .scope
+                        .split_whitespace()
+                        .map(str::to_string)
+                        .collect(),
+                ),
+            }),
+            Ok(AccessStatus::Inactive) => Err((
+                StatusCode::UNAUTHORIZED,
+                Some("the token has been revoked or is no longer valid".into()),
+            )),
+            Err(e) => {
+                tracing::error!(error = %e, "store unavailable while checking a token");
+                Err((StatusCode::SERVICE_UNAVAILABLE, None))
+            }
+        }
+    }
+}
+
+#[salvo::async_trait]
+impl Handler for BearerAuth {
+    async fn handle(
+        &self,
+        req: &mut Request,
+        depot: &mut Depot,
+        res: &mut Response,
+        ctrl: &mut FlowCtrl,
+    ) {
+        if req.method() == salvo::http::Method::OPTIONS {
+            ctrl.call_next(req, depot, res).await;
+            return;
+        }
+        match self.principal(req).await {
+            Ok(p) => {
+                depot.insert_typed(p);
+                ctrl.call_next(req, depot, res).await;
+            }
+            Err((status, reason)) => {
+                res.status_code(status);
+                let body = if status == StatusCode::SERVICE_UNAVAILABLE {
+                    json!({ "error": "temporarily_unavailable", "error_description": "try again shortly" })
+                } else {
+                    if let Ok(v) =
+                        HeaderValue::from_str(&self.challenge.unauthorized(reason.as_deref()))
+                    {
+                        res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                    }
+                    match &reason {
+                        Some(r) => json!({ "error": "invalid_token", "error_description": r }),
+                        None => {
+                            json!({ "error": "unauthorized", "error_description": "authorization required: send a bearer token" })
+                        }
+                    }
+                };
+                res.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                let _ = res.write_body(body.to_string());
+                ctrl.skip_rest();
+            }
+        }
+    }
+}

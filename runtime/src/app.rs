@@ -53,6 +53,11 @@ impl App {
         }
     }
 
+    /// The embedded spec.
+    pub fn spec(&self) -> Result<gatehouse_specs::Spec, gatehouse_specs::SpecErrors> {
+        gatehouse_specs::load_str(self.definition.spec_yaml, self.definition.spec_name, None)
+    }
+
     /// Read the embedded spec, connect the pieces and start the background tasks
     /// (session sweeper; with PostgreSQL, the signal listener; with OAuth, the
     /// authorization server's upkeep).
@@ -298,7 +303,12 @@ impl Handler for Health {
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    // Logs go to standard error: standard output carries what commands print
+    // (a token from `tokens issue`, the URL served).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// The whole life of a server binary: the command line (`serve` by default, or an
@@ -330,18 +340,6 @@ where
             return ExitCode::FAILURE;
         }
     };
-    if let Some(command) = cli
-        .command
-        .filter(|c| !matches!(c, crate::cli::Command::Serve))
-    {
-        return match crate::cli::run(&store, command).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("gatehouse: {e}");
-                ExitCode::FAILURE
-            }
-        };
-    }
     let app = match build(store.clone()).await {
         Ok(a) => a,
         Err(e) => {
@@ -349,6 +347,25 @@ where
             return ExitCode::FAILURE;
         }
     };
+    if let Some(command) = cli
+        .command
+        .filter(|c| !matches!(c, crate::cli::Command::Serve))
+    {
+        let spec = match app.spec() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("gatehouse: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        return match crate::cli::run(&store, &spec, &config, command).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("gatehouse: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let listener = match bind_listener(&mut config) {
         Ok(l) => l,
         Err(e) => {

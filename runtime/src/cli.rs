@@ -35,6 +35,19 @@ pub enum Command {
     /// Token signing keys.
     #[command(subcommand)]
     Keys(Keys),
+    /// Access tokens for trying the server by hand.
+    #[command(subcommand)]
+    Tokens(Tokens),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Tokens {
+    /// Print an access token for a user (all scopes unless --scope), e.g. for curl.
+    Issue {
+        email: String,
+        #[arg(long)]
+        scope: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +110,12 @@ pub enum CliError {
     NoSuchClient(String),
     #[error("could not read the password: {0}")]
     Password(std::io::Error),
+    #[error("this server does not use OAuth (`auth: none`); it needs no token")]
+    NoOAuth,
+    #[error(transparent)]
+    OAuthStart(#[from] crate::oauth::OAuthStartError),
+    #[error("{0}")]
+    OAuth(#[from] crate::oauth::error::OAuthError),
 }
 
 fn time(ms: i64) -> String {
@@ -126,8 +145,23 @@ fn read_password() -> Result<String, CliError> {
 }
 
 /// Run an operator command; what it prints is for people, one line per item.
-pub async fn run(store: &Store, command: Command) -> Result<(), CliError> {
+/// `spec` and `config` are those of the server the command administers.
+pub async fn run(
+    store: &Store,
+    spec: &gatehouse_specs::Spec,
+    config: &crate::Config,
+    command: Command,
+) -> Result<(), CliError> {
     match command {
+        Command::Tokens(Tokens::Issue { email, scope }) => {
+            if spec.auth == gatehouse_specs::Auth::None {
+                return Err(CliError::NoOAuth);
+            }
+            let id = user_id(store, &email).await?;
+            let oauth = crate::oauth::OAuth::start(spec, config, store.clone()).await?;
+            let tokens = oauth.issue_for_operator(&id, scope.as_deref()).await?;
+            println!("{}", tokens["access_token"].as_str().unwrap_or_default());
+        }
         Command::Serve => unreachable!("serving is handled by the caller"),
         Command::Users(Users::Add { email, password }) => {
             let password = match password {

@@ -34,6 +34,23 @@ impl TestServer {
         Self::start_at(store, app, settings, "127.0.0.1:0".parse().unwrap()).await
     }
 
+    /// Start with a public URL other than the listener's (as behind a TLS proxy).
+    pub async fn start_public(db: &TestDb, app: App, public_url: &str) -> TestServer {
+        let store = Store::connect(db.url())
+            .await
+            .expect("the test store opens");
+        let mut config = Config::for_listen("127.0.0.1:0".parse().unwrap(), "unused");
+        let listener = gatehouse::bind_listener(&mut config).expect("a free port");
+        config.public_url = public_url.parse().expect("a public URL");
+        config.public_url_given = true;
+        let server = app
+            .start(&config, store.clone())
+            .await
+            .expect("the app starts");
+        let running = server.serve_on(listener).expect("the server serves");
+        TestServer { running, store }
+    }
+
     /// Start on a given address (a restart keeps its public URL, so issued tokens
     /// stay valid).
     pub async fn start_at(
@@ -106,6 +123,7 @@ impl TestServer {
 pub struct Process {
     child: Child,
     pub url: String,
+    lines: Vec<String>,
 }
 
 impl Process {
@@ -115,10 +133,21 @@ impl Process {
     }
 
     pub fn spawn(binary: &str, database_url: &str, listen: &str) -> Process {
+        Self::spawn_with_env(binary, database_url, listen, &[])
+    }
+
+    /// Start a server binary; returns once it printed the URL it serves.
+    pub fn spawn_with_env(
+        binary: &str,
+        database_url: &str,
+        listen: &str,
+        env: &[(&str, &str)],
+    ) -> Process {
         let mut child = Command::new(binary)
             .env("DATABASE_URL", database_url)
             .env("GATEHOUSE_LISTEN", listen)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -127,19 +156,31 @@ impl Process {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line
-                    .split(" on ")
-                    .nth(1)
-                    .filter(|_| line.starts_with("gatehouse: serving"))
-                {
-                    let _ = tx.send(url.trim().to_string());
+                if tx.send(line).is_err() {
+                    return;
                 }
             }
         });
-        let url = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the server prints the URL it serves");
-        Process { child, url }
+        let mut lines = Vec::new();
+        let url = loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("the server prints the URL it serves");
+            let served = line
+                .strip_prefix("gatehouse: serving ")
+                .and_then(|rest| rest.split(" on ").nth(1))
+                .map(|u| u.trim().to_string());
+            lines.push(line);
+            if let Some(u) = served {
+                break u;
+            }
+        };
+        Process { child, url, lines }
+    }
+
+    /// What the server printed up to the line announcing its URL.
+    pub fn stdout_lines(&self) -> &[String] {
+        &self.lines
     }
 
     pub fn client(&self) -> Client {

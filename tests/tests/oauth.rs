@@ -627,6 +627,43 @@ backend_tests! {
         assert_eq!(r.status(), StatusCode::OK, "unknown tokens get 200 (RFC 7009 2.2)");
     }
 
+    // Behind https: the session cookie gets `Secure` and the `__Host-` prefix.
+    // CORS: the discovery, token and registration endpoints answer any origin;
+    // the authorization endpoint answers none.
+    async fn https_cookies_and_cors(db) {
+        let server = TestServer::start_public(&db, gated::app(), "https://gated.test").await;
+        gatehouse::oauth::accounts::create_local_user(&server.store, "ada@example.com", PASSWORD).await.unwrap();
+        let mut flow = server.oauth();
+        flow.resource = "https://gated.test/mcp".into();
+        let (_, meta) = flow.get_json("/.well-known/oauth-authorization-server").await;
+        assert_eq!(meta["issuer"], "https://gated.test");
+        let client = flow.register_public(REDIRECT).await;
+        let start = flow.get(&flow.authorize_url(&client, &Pkce::new(), "s", None), None).await;
+        assert_eq!(start.status, StatusCode::SEE_OTHER, "{}", start.html);
+        let page = flow.get(&start.location().unwrap(), None).await;
+        let signed = flow.post_form("/oauth/sign-in", &[("request", &page.field("request").unwrap()),
+            ("csrf", &page.field("csrf").unwrap()), ("email", "ada@example.com"), ("password", PASSWORD)], None).await;
+        let cookie = signed.headers["set-cookie"].to_str().unwrap().to_string();
+        assert!(cookie.starts_with("__Host-gatehouse_session="), "{cookie}");
+        for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(cookie.contains(attr), "{attr} in {cookie}");
+        }
+        assert!(!cookie.contains("Domain"), "__Host- cookies have no Domain");
+
+        let origin = "https://some-browser-client.example";
+        for path in ["/oauth/token", "/oauth/register", "/oauth/revoke", "/.well-known/oauth-authorization-server"] {
+            let pre = flow.http.request(reqwest::Method::OPTIONS, flow.url(path)).header("origin", origin)
+                .header("access-control-request-method", "POST").send().await.unwrap();
+            assert!(pre.status().is_success(), "{path}: {}", pre.status());
+            assert_eq!(pre.headers()["access-control-allow-origin"], "*", "{path}");
+        }
+        let (_, _, _) = flow.token(&[("grant_type", "nope")]).await;
+        let meta = flow.http.get(flow.url("/.well-known/oauth-protected-resource")).header("origin", origin).send().await.unwrap();
+        assert_eq!(meta.headers()["access-control-allow-origin"], "*");
+        let authorize = flow.http.get(flow.authorize_url(&client, &Pkce::new(), "s", None)).header("origin", origin).send().await.unwrap();
+        assert!(authorize.headers().get("access-control-allow-origin").is_none(), "no CORS on authorize");
+    }
+
     // Operators: a disabled user's tokens and browser session stop working; a
     // revoked client's tokens too; key rotation keeps old tokens valid.
     async fn operator_actions(db) {

@@ -72,8 +72,8 @@ impl Pages {
     }
 }
 
-/// No framing (clickjacking on consent), no caching, no referrer, nothing loaded
-/// from anywhere.
+/// No framing (clickjacking on consent), no caching, no cross-site referrer,
+/// nothing loaded from anywhere.
 pub(super) fn secure_headers(res: &mut Response) {
     let h = res.headers_mut();
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
@@ -84,7 +84,10 @@ pub(super) fn secure_headers(res: &mut Response) {
         ),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    // Not `no-referrer`: browsers then send `Origin: null` with the forms' POSTs,
+    // which the origin rules (rightly) refuse. `same-origin` keeps the pending
+    // request id out of the Referer of every cross-site request.
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     h.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),

@@ -219,6 +219,63 @@ impl OAuth {
         }
     }
 
+    /// An access token for a user, issued by the operator (`tokens issue`) to the
+    /// built-in `gatehouse-cli` client: for trying the server with curl.
+    pub async fn issue_for_operator(
+        &self,
+        user_id: &str,
+        scope: Option<&str>,
+    ) -> Result<Value, OAuthError> {
+        let now = now_ms();
+        let scope = match scope {
+            Some(s) => {
+                if let Some(bad) = s
+                    .split_whitespace()
+                    .find(|x| !self.cfg.scopes.contains_key(*x))
+                {
+                    return Err(OAuthError::InvalidScope(format!(
+                        "scope `{bad}` is not declared"
+                    )));
+                }
+                s.split_whitespace().collect::<Vec<_>>().join(" ")
+            }
+            None => self
+                .cfg
+                .scopes
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" "),
+        };
+        let client = ClientRow {
+            id: "gatehouse-cli".into(),
+            secret_hash: None,
+            name: "gatehouse command line".into(),
+            redirect_uris: "[]".into(),
+            grant_types: r#"["authorization_code"]"#.into(),
+            scope: None,
+            token_endpoint_auth_method: "none".into(),
+            metadata_hash: None,
+            registered: 0,
+            auto_approve: 0,
+            created_at: now,
+            last_used_at: None,
+            revoked_at: None,
+        };
+        self.store.upsert_client(&client).await?;
+        let family = FamilyRow {
+            id: secrets::random_token(),
+            client_id: client.id.clone(),
+            user_id: user_id.to_string(),
+            scope: scope.clone(),
+            resource: self.cfg.resource.clone(),
+            created_at: now,
+            revoked_at: None,
+        };
+        self.store.insert_family(&family).await?;
+        self.issue(&client, &family, &scope, None).await
+    }
+
     /// Issue an access token (and a refresh token when the client uses them).
     /// `rotation`: the refresh token being exchanged and what its exchange issues;
     /// the same input always yields the same pair.

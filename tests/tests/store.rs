@@ -97,6 +97,31 @@ backend_tests! {
         assert_eq!(store.take_client_response("s", "\"gh-1\"").await.unwrap(), None);
     }
 
+    // OAuth state: one SQL text on both backends. Unused dynamic registrations
+    // expire; pre-registered clients do not; server secrets are created once.
+    async fn oauth_clients_expire_and_secrets_persist(db) {
+        let store = Store::connect(db.url()).await.unwrap();
+        let client = |id: &str, registered: i64, last_used: Option<i64>| gatehouse::store::ClientRow {
+            id: id.into(), secret_hash: None, name: id.into(), redirect_uris: "[]".into(),
+            grant_types: r#"["authorization_code"]"#.into(), scope: None, token_endpoint_auth_method: "none".into(),
+            metadata_hash: None, registered, auto_approve: 0, created_at: 1_000, last_used_at: last_used, revoked_at: None,
+        };
+        store.upsert_client(&client("stale", 1, None)).await.unwrap();
+        store.upsert_client(&client("used", 1, Some(50_000))).await.unwrap();
+        store.upsert_client(&client("spec", 0, None)).await.unwrap();
+        assert_eq!(store.delete_unused_clients(10_000).await.unwrap(), 1);
+        assert!(store.client("stale").await.unwrap().is_none());
+        assert!(store.client("used").await.unwrap().is_some());
+        assert!(store.client("spec").await.unwrap().is_some(), "pre-registered clients never expire");
+        let first = store.secret("k", "one").await.unwrap();
+        let second = store.secret("k", "two").await.unwrap();
+        assert_eq!((first.as_str(), second.as_str()), ("one", "one"), "the first value wins, for every replica");
+        assert!(store.create_local_user("u1", "a@example.com", "hash", 1).await.unwrap());
+        assert!(!store.create_local_user("u2", "a@example.com", "hash", 1).await.unwrap(), "one account per email");
+        let (user, hash) = store.local_account("a@example.com").await.unwrap().unwrap();
+        assert_eq!((user.id.as_str(), hash.as_str()), ("u1", "hash"));
+    }
+
     // Migrations are idempotent: a second connect (another replica, a restart)
     // finds the schema in place.
     async fn reconnects_to_a_migrated_store(db) {

@@ -189,6 +189,15 @@ impl Keys {
         jsonwebtoken::encode(&header, claims, key).ok()
     }
 
+    fn verifier(&self, kid: &str) -> Option<DecodingKey> {
+        self.set
+            .read()
+            .expect("keys lock")
+            .verifiers
+            .get(kid)
+            .cloned()
+    }
+
     /// Verify an access token's form, signature, issuer, audience and expiry (the
     /// store decides about revocation). A token signed by a key this process has not
     /// seen yet triggers one reload (a key rotated on another replica).
@@ -209,21 +218,9 @@ impl Keys {
             return Err(TokenError::WrongType);
         }
         let kid = header.kid.ok_or(TokenError::UnknownKey)?;
-        let mut key = self
-            .set
-            .read()
-            .expect("keys lock")
-            .verifiers
-            .get(&kid)
-            .cloned();
+        let mut key = self.verifier(&kid);
         if key.is_none() && self.refresh_if_older(Duration::from_secs(5)).await.is_ok() {
-            key = self
-                .set
-                .read()
-                .expect("keys lock")
-                .verifiers
-                .get(&kid)
-                .cloned();
+            key = self.verifier(&kid);
         }
         let key = key.ok_or(TokenError::UnknownKey)?;
         let mut validation = Validation::new(Algorithm::EdDSA);

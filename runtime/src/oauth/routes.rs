@@ -207,6 +207,28 @@ async fn form_body(
     form(&body(req).await?)
 }
 
+/// Answer an API call: the JSON (or an empty body) with `status`, or the error;
+/// never cached (RFC 6749 5.1).
+fn answer(
+    req: &Request,
+    res: &mut Response,
+    status: StatusCode,
+    result: Result<Option<Value>, OAuthError>,
+) {
+    match result {
+        Ok(body) => {
+            no_store(res);
+            match body {
+                Some(b) => json(res, status, &b),
+                None => {
+                    res.status_code(status);
+                }
+            }
+        }
+        Err(e) => oauth_error(req, res, &e),
+    }
+}
+
 #[handler]
 async fn as_metadata(depot: &mut Depot, res: &mut Response) {
     json(
@@ -233,73 +255,47 @@ async fn jwks(depot: &mut Depot, res: &mut Response) {
 #[handler]
 async fn register(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let o = oauth(depot);
-    if !o.cfg.registration_enabled {
-        json(
-            res,
-            StatusCode::NOT_FOUND,
-            &serde_json::json!({ "error": "invalid_request", "error_description": "dynamic client registration is disabled on this server" }),
-        );
-        return;
-    }
-    let result = match body(req).await {
-        Ok(b) => o.register(&b).await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(client) => {
-            no_store(res);
-            json(res, StatusCode::CREATED, &client);
+    let result = if !o.cfg.registration_enabled {
+        Err(OAuthError::InvalidRequest(
+            "dynamic client registration is disabled on this server".into(),
+        ))
+    } else {
+        match body(req).await {
+            Ok(b) => o.register(&b).await.map(Some),
+            Err(e) => Err(e),
         }
-        Err(e) => oauth_error(req, res, &e),
-    }
+    };
+    answer(req, res, StatusCode::CREATED, result);
 }
 
 #[handler]
 async fn token(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let o = oauth(depot);
     let result = match form_body(req).await {
-        Ok(f) => o.token(req.headers(), &f).await,
+        Ok(f) => o.token(req.headers(), &f).await.map(Some),
         Err(e) => Err(e),
     };
-    match result {
-        Ok(tokens) => {
-            no_store(res);
-            json(res, StatusCode::OK, &tokens);
-        }
-        Err(e) => oauth_error(req, res, &e),
-    }
+    answer(req, res, StatusCode::OK, result);
 }
 
 #[handler]
 async fn revoke(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let o = oauth(depot);
     let result = match form_body(req).await {
-        Ok(f) => o.revoke(req.headers(), &f).await,
+        Ok(f) => o.revoke(req.headers(), &f).await.map(|()| None),
         Err(e) => Err(e),
     };
-    match result {
-        Ok(()) => {
-            no_store(res);
-            res.status_code(StatusCode::OK);
-        }
-        Err(e) => oauth_error(req, res, &e),
-    }
+    answer(req, res, StatusCode::OK, result);
 }
 
 #[handler]
 async fn introspect(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let o = oauth(depot);
     let result = match form_body(req).await {
-        Ok(f) => o.introspect(req.headers(), &f).await,
+        Ok(f) => o.introspect(req.headers(), &f).await.map(Some),
         Err(e) => Err(e),
     };
-    match result {
-        Ok(answer) => {
-            no_store(res);
-            json(res, StatusCode::OK, &answer);
-        }
-        Err(e) => oauth_error(req, res, &e),
-    }
+    answer(req, res, StatusCode::OK, result);
 }
 
 fn session_cookie(req: &Request, o: &OAuth) -> Option<String> {

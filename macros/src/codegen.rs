@@ -38,13 +38,30 @@ pub fn expand(spec: &Spec, spec_rel: &str) -> TokenStream {
     for (name, tool) in &spec.tools {
         let camel = upper_camel_case(name);
         let args_name = format!("{camel}Args");
-        types.object(
-            &args_name,
-            Some(&format!("Arguments of the `{name}` tool.")),
-            &tool.input,
-            Direction::Input,
-        );
         let args = ident(&args_name);
+        // The input's schema: derived from the generated struct, or given as is.
+        let input_schema = match &tool.input_schema {
+            Some(raw) => {
+                let doc = format!(
+                    " Arguments of the `{name}` tool (a JSON object; see its input schema)."
+                );
+                types.items.push(quote! {
+                    #[doc = #doc]
+                    pub type #args = ::gatehouse::__private::serde_json::Map<::std::string::String, ::gatehouse::__private::serde_json::Value>;
+                });
+                let json = raw.to_string();
+                quote! { ::gatehouse::__private::ToolSchemas::raw(#name, || ::gatehouse::__private::raw_schema(#json)) }
+            }
+            None => {
+                types.object(
+                    &args_name,
+                    Some(&format!("Arguments of the `{name}` tool.")),
+                    &tool.input,
+                    Direction::Input,
+                );
+                quote! { ::gatehouse::__private::ToolSchemas::of::<#args>(#name) }
+            }
+        };
         let method = ident(&tool_method(name));
         let doc = tool_doc(name, &tool.description, &tool.scopes);
         match &tool.output {
@@ -70,9 +87,7 @@ pub fn expand(spec: &Spec, spec_rel: &str) -> TokenStream {
                         ::gatehouse::__private::structured(self.0.#method(ctx, args).await?)
                     }),
                 });
-                schemas.push(quote! {
-                    ::gatehouse::__private::ToolSchemas::of::<#args>(#name).with_output::<#out>()
-                });
+                schemas.push(quote! { #input_schema.with_output::<#out>() });
             }
             None => {
                 methods.push(quote! {
@@ -86,7 +101,7 @@ pub fn expand(spec: &Spec, spec_rel: &str) -> TokenStream {
                         self.0.#method(ctx, args).await
                     }),
                 });
-                schemas.push(quote! { ::gatehouse::__private::ToolSchemas::of::<#args>(#name) });
+                schemas.push(input_schema);
             }
         }
     }
@@ -152,6 +167,18 @@ pub fn expand(spec: &Spec, spec_rel: &str) -> TokenStream {
                 self.0.#method(ctx, uri, params).await
             }),
         });
+    }
+
+    for message in spec
+        .prompts
+        .values()
+        .flat_map(|p| p.messages.iter().flatten())
+    {
+        if let Some(image) = &message.image {
+            let file = &image.file;
+            let path = manifest_path(&beside(spec_rel, file));
+            files.push(quote! { (#file, include_bytes!(#path) as &'static [u8]) });
+        }
     }
 
     let mut prompt_arms = Vec::new();
@@ -318,5 +345,10 @@ mod tests {
     fn memory_expansion_is_fresh() {
         // The spec path exactly as generated/memory/src/lib.rs writes it.
         assert_expansion_fresh("../../specs/memory.yaml", "generated/memory");
+    }
+
+    #[test]
+    fn conformance_expansion_is_fresh() {
+        assert_expansion_fresh("../../specs/conformance.yaml", "generated/conformance");
     }
 }

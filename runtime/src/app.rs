@@ -28,6 +28,7 @@ use crate::store::{Store, StoreError, redact_url};
 pub struct App {
     definition: ServerDefinition,
     handlers: Arc<dyn Handlers>,
+    auth: Option<gatehouse_specs::Auth>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,19 +51,38 @@ impl App {
         App {
             definition,
             handlers: Arc::new(handlers),
+            auth: None,
         }
     }
 
-    /// The embedded spec.
+    /// Serve with `auth` instead of the spec's `auth:` (the rest of the spec's
+    /// OAuth sections apply as written). For a server that is run both ways, such
+    /// as the conformance server: the suite's server scenarios need `none`, its
+    /// authorization checks need `oauth`. Chosen in code, never by the runtime
+    /// from the environment, so a deployment cannot lose its sign-in by accident.
+    pub fn with_auth(mut self, auth: gatehouse_specs::Auth) -> App {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// The embedded spec (with `auth` as [`App::with_auth`] set it).
     pub fn spec(&self) -> Result<gatehouse_specs::Spec, gatehouse_specs::SpecErrors> {
-        gatehouse_specs::load_str(self.definition.spec_yaml, self.definition.spec_name, None)
+        let mut spec =
+            gatehouse_specs::load_str(self.definition.spec_yaml, self.definition.spec_name, None)?;
+        if let Some(auth) = self.auth {
+            spec.auth = auth;
+        }
+        Ok(spec)
     }
 
     /// Read the embedded spec, connect the pieces and start the background tasks
     /// (session sweeper; with PostgreSQL, the signal listener; with OAuth, the
     /// authorization server's upkeep).
     pub async fn start(self, config: &Config, store: Store) -> Result<Server, StartError> {
-        let catalog = Catalog::build(&self.definition)?;
+        let mut catalog = Catalog::build(&self.definition)?;
+        if let Some(auth) = self.auth {
+            catalog.spec.auth = auth;
+        }
         let oauth = match catalog.spec.auth {
             gatehouse_specs::Auth::OAuth => Some(Arc::new(
                 OAuth::start(&catalog.spec, config, store.clone()).await?,

@@ -24,6 +24,7 @@ pub mod store;
 pub use app::{App, Running, Server, StartError, bind_listener, init_tracing, run};
 pub use config::{Config, ConfigError};
 pub use gatehouse_macros::spec;
+pub use gatehouse_specs::Auth;
 pub use mcp::wire::{Annotations, Content, ResourceContents, Role, ToolResult};
 pub use mcp::{
     ClientRequestError, CompletionRef, CompletionRequest, Context, LogLevel, ProtocolVersion,
@@ -46,6 +47,11 @@ pub mod __private {
     use serde::Serialize;
     use serde::de::DeserializeOwned;
     use serde_json::{Map, Value};
+
+    /// A raw input schema from the spec (checked to be JSON by the spec loader).
+    pub fn raw_schema(json: &str) -> Value {
+        serde_json::from_str(json).unwrap_or(Value::Null)
+    }
 
     /// Typed arguments from validated JSON (a failure here is still the caller's).
     pub fn parse_args<T: DeserializeOwned>(args: Value) -> Result<T, ToolError> {

@@ -33,7 +33,7 @@ pub fn check(spec: &Spec, base_dir: Option<&FsPath>) -> Vec<Problem> {
     c.oauth(spec);
     c.origins(spec);
     c.tools(spec);
-    c.prompts(spec);
+    c.prompts(spec, base_dir);
     c.resources(spec, base_dir);
     c.problems
 }
@@ -288,7 +288,42 @@ impl Checker {
                 }
             }
             let camel = naming::upper_camel_case(name);
-            self.fields(&tool.input, &child(&p, "input"), format!("{camel}Args"), &p);
+            match &tool.input_schema {
+                Some(schema) => {
+                    if !tool.input.is_empty() {
+                        self.at_key(
+                            child(&p, "input_schema"),
+                            format!("tool `{name}` has both `input` and `input_schema`; use one"),
+                        );
+                    }
+                    if schema.get("type").and_then(|t| t.as_str()) != Some("object") {
+                        self.at_value(
+                            child(&p, "input_schema"),
+                            "an input schema must be a JSON Schema object with \"type\": \"object\"",
+                        );
+                    } else if let Err(e) = jsonschema::meta::validate(schema) {
+                        // Checked against its dialect's meta-schema here, so a broken
+                        // schema is a compile error rather than a server that will not start.
+                        let mut at = child(&p, "input_schema");
+                        let mut node = schema;
+                        for step in e.instance_path().to_string().split('/').skip(1) {
+                            let step = step.replace("~1", "/").replace("~0", "~");
+                            let seg = match (node.is_array(), step.parse::<usize>()) {
+                                (true, Ok(i)) => Seg::Index(i),
+                                _ => Seg::Key(step.clone()),
+                            };
+                            node = match &seg {
+                                Seg::Index(i) => &node[*i],
+                                Seg::Key(k) => &node[k.as_str()],
+                            };
+                            at.push(seg);
+                        }
+                        self.at_value(at, format!("not a valid JSON Schema: {e}"));
+                    }
+                    self.type_name(format!("{camel}Args"), &p);
+                }
+                None => self.fields(&tool.input, &child(&p, "input"), format!("{camel}Args"), &p),
+            }
             if let Some(output) = &tool.output {
                 self.fields(output, &child(&p, "output"), format!("{camel}Output"), &p);
             }
@@ -472,7 +507,7 @@ impl Checker {
         }
     }
 
-    fn prompts(&mut self, spec: &Spec) {
+    fn prompts(&mut self, spec: &Spec, base_dir: Option<&FsPath>) {
         for (name, prompt) in &spec.prompts {
             let p = path(["prompts".into(), name.into()]);
             if let Err(e) = naming::check_tool_name(name) {
@@ -498,23 +533,49 @@ impl Checker {
                     );
                 }
             }
-            self.prompt_templates(name, prompt, &p);
+            self.prompt_templates(name, prompt, &p, base_dir);
         }
     }
 
-    fn prompt_templates(&mut self, name: &str, prompt: &Prompt, p: &[Seg]) {
+    fn prompt_templates(
+        &mut self,
+        name: &str,
+        prompt: &Prompt,
+        p: &[Seg],
+        base_dir: Option<&FsPath>,
+    ) {
         let templates: Vec<(Path, &str)> = match (&prompt.template, &prompt.messages) {
             (Some(t), None) => vec![(child(p, "template"), t.as_str())],
-            (None, Some(messages)) if !messages.is_empty() => messages
-                .iter()
-                .enumerate()
-                .map(|(i, m)| {
-                    (
-                        child(&child(&child(p, "messages"), i), "text"),
-                        m.text.as_str(),
-                    )
-                })
-                .collect(),
+            (None, Some(messages)) if !messages.is_empty() => {
+                let mut templates = Vec::new();
+                for (i, m) in messages.iter().enumerate() {
+                    let mp = child(&child(p, "messages"), i);
+                    let kinds = [m.text.is_some(), m.image.is_some(), m.resource.is_some()];
+                    if kinds.iter().filter(|k| **k).count() != 1 {
+                        self.at_key(
+                            mp.clone(),
+                            format!("a message of prompt `{name}` needs exactly one of `text`, `image` or `resource`"),
+                        );
+                        continue;
+                    }
+                    if let Some(t) = &m.text {
+                        templates.push((child(&mp, "text"), t.as_str()));
+                    }
+                    if let Some(r) = &m.resource {
+                        templates.push((child(&child(&mp, "resource"), "uri"), r.uri.as_str()));
+                        templates.push((child(&child(&mp, "resource"), "text"), r.text.as_str()));
+                    }
+                    if let (Some(img), Some(dir)) = (&m.image, base_dir)
+                        && !dir.join(&img.file).is_file()
+                    {
+                        self.at_value(
+                            child(&child(&mp, "image"), "file"),
+                            format!("image file `{}` does not exist (paths are relative to the spec file)", img.file),
+                        );
+                    }
+                }
+                templates
+            }
             (None, Some(_)) => {
                 self.at_value(
                     child(p, "messages"),

@@ -263,6 +263,11 @@ pub struct Tool {
     /// Input fields by name; they become the typed arguments struct.
     #[serde(default)]
     pub input: IndexMap<String, Field>,
+    /// Instead of `input`: a JSON Schema (2020-12) given as is, for schemas the
+    /// field types cannot express (`$defs`, `$ref`, combinators). The method then
+    /// receives the arguments as a JSON object.
+    #[serde(default)]
+    pub input_schema: Option<serde_json::Value>,
     /// Output fields by name; when present the tool returns `structuredContent`
     /// conforming to the generated `outputSchema`.
     #[serde(default)]
@@ -498,7 +503,34 @@ impl Role {
 pub struct PromptMessage {
     /// `user` or `assistant`.
     pub role: Role,
-    /// The message text, a minijinja template.
+    /// A text message: a minijinja template.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// An image message: a file embedded at build time.
+    #[serde(default)]
+    pub image: Option<PromptImage>,
+    /// An embedded-resource message.
+    #[serde(default)]
+    pub resource: Option<PromptResource>,
+}
+
+/// An image in a prompt message.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromptImage {
+    /// A file, relative to the spec.
+    pub file: String,
+    /// e.g. `image/png`.
+    pub mime_type: String,
+}
+
+/// A resource embedded in a prompt message; `uri` and `text` are templates.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromptResource {
+    pub uri: String,
+    #[serde(default)]
+    pub mime_type: Option<String>,
     pub text: String,
 }
 
@@ -527,6 +559,10 @@ pub struct Resource {
     /// A handler method on the `Tools` trait serves the content.
     #[serde(default)]
     pub handler: bool,
+    /// Clients may subscribe to updates (`resources/subscribe`); the server
+    /// announces changes with `Context::notify_resource_updated`.
+    #[serde(default)]
+    pub subscribe: bool,
 }
 
 /// A family of resources named by an RFC 6570 URI template; a handler method reads them.

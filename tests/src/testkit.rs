@@ -96,6 +96,11 @@ impl Tools for Kit {
         Ok(ToolResult::text(format!("announced {}", args.count)))
     }
 
+    async fn touch(&self, ctx: Context, args: TouchArgs) -> Result<ToolResult, ToolError> {
+        ctx.notify_resource_updated(&args.uri).await?;
+        Ok(ToolResult::text(format!("touched {}", args.uri)))
+    }
+
     async fn fail(&self, _ctx: Context, _args: FailArgs) -> Result<ToolResult, ToolError> {
         Err(ToolError::failed("the thing you asked for does not exist"))
     }

@@ -48,7 +48,7 @@ backend_tests! {
             }
         }
         assert_eq!(pages, 3);
-        assert_eq!(names.len(), 12);
+        assert_eq!(names.len(), 13);
         let reply = session.request("prompts/list", json!({ "cursor": "not-ours" })).await;
         assert_eq!(error_code(&reply), -32602);
     }
@@ -223,5 +223,50 @@ backend_tests! {
             let reply = session.request("completion/complete", params.clone()).await;
             assert_eq!(error_code(&reply), -32602, "{params}");
         }
+    }
+}
+
+backend_tests! {
+    // resources/subscribe and unsubscribe (3.7): a subscribed session gets
+    // notifications/resources/updated on its GET stream when a tool says the
+    // resource changed, an unsubscribed one stops getting them; resources that do
+    // not allow it are -32602, unknown ones -32002; the capability is declared.
+    async fn resource_subscriptions(db) {
+        use std::time::Duration;
+        let server = TestServer::testkit(&db).await;
+        let watcher = server.client().initialize("2025-11-25").await;
+        let other = server.client().initialize("2025-11-25").await;
+        assert_eq!(watcher.initialize["result"]["capabilities"]["resources"]["subscribe"], true);
+
+        let reply = watcher.request("resources/subscribe", json!({ "uri": "test://readme" })).await;
+        assert_eq!(error_code(&reply), -32602, "readme does not allow subscriptions");
+        let reply = watcher.request("resources/subscribe", json!({ "uri": "test://nowhere" })).await;
+        assert_eq!(error_code(&reply), -32002);
+        assert_eq!(watcher.call("resources/subscribe", json!({ "uri": "test://watched" })).await, json!({}));
+        // Subscribing twice is harmless.
+        assert_eq!(watcher.call("resources/subscribe", json!({ "uri": "test://watched" })).await, json!({}));
+
+        let mut stream = watcher.stream(None).await;
+        let mut other_stream = other.stream(None).await;
+        other.call_tool("touch", json!({ "uri": "test://watched" })).await;
+        let updates = |events: Vec<gatehouse_tests::SseEvent>| -> Vec<serde_json::Value> {
+            events.iter()
+                .filter_map(|e| e.data.as_deref().filter(|d| !d.is_empty()))
+                .map(|d| serde_json::from_str::<serde_json::Value>(d).unwrap())
+                .collect()
+        };
+        let got = updates(stream.rest(Duration::from_millis(500)).await);
+        assert_eq!(got, vec![json!({ "jsonrpc": "2.0", "method": "notifications/resources/updated", "params": { "uri": "test://watched" } })]);
+        assert!(updates(other_stream.rest(Duration::from_millis(200)).await).is_empty(), "only subscribers are told");
+
+        assert_eq!(watcher.call("resources/unsubscribe", json!({ "uri": "test://watched" })).await, json!({}));
+        other.call_tool("touch", json!({ "uri": "test://watched" })).await;
+        assert!(updates(stream.rest(Duration::from_millis(500)).await).is_empty(), "unsubscribed");
+
+        // A deleted session's subscriptions go with it.
+        assert_eq!(other.call("resources/subscribe", json!({ "uri": "test://watched" })).await, json!({}));
+        assert_eq!(server.store.subscribers("test://watched").await.unwrap().len(), 1);
+        assert_eq!(other.delete().await, StatusCode::OK);
+        assert!(server.store.subscribers("test://watched").await.unwrap().is_empty());
     }
 }

@@ -33,9 +33,25 @@ pub(crate) struct ToolEntry {
     pub scopes: Vec<String>,
 }
 
+/// One message of a prompt; numbers index the prompt's `templates`.
+pub(crate) enum MessageTemplate {
+    Text(usize),
+    Image {
+        bytes: &'static [u8],
+        mime_type: String,
+    },
+    Resource {
+        uri: usize,
+        mime_type: Option<String>,
+        text: usize,
+    },
+}
+
 pub(crate) struct PromptEntry {
     pub info: wire::Prompt,
-    pub messages: Vec<(wire::Role, String)>,
+    pub messages: Vec<(wire::Role, MessageTemplate)>,
+    /// The template sources the messages refer to.
+    pub templates: Vec<String>,
     pub handler: bool,
     pub spec: gatehouse_specs::Prompt,
 }
@@ -49,6 +65,7 @@ pub(crate) enum ResourceSource {
 pub(crate) struct ResourceEntry {
     pub info: wire::Resource,
     pub source: ResourceSource,
+    pub subscribe: bool,
 }
 
 pub(crate) struct TemplateEntry {
@@ -109,37 +126,60 @@ impl Catalog {
         }
         let tool_index = index(tools.iter().map(|t| t.info.name.clone()));
 
-        let prompts: Vec<PromptEntry> = spec
-            .prompts
-            .iter()
-            .map(|(name, p)| {
-                let messages = match (&p.template, &p.messages) {
-                    (Some(t), _) => vec![(wire::Role::User, t.clone())],
-                    (None, Some(ms)) => ms.iter().map(|m| (role(m.role), m.text.clone())).collect(),
-                    (None, None) => Vec::new(),
-                };
-                PromptEntry {
-                    info: wire::Prompt {
-                        name: name.clone(),
-                        title: p.title.clone(),
-                        description: p.description.clone(),
-                        arguments: p
-                            .arguments
+        let mut prompts = Vec::new();
+        for (name, p) in &spec.prompts {
+            let mut templates = Vec::new();
+            let mut add = |source: &str| {
+                templates.push(source.to_string());
+                templates.len() - 1
+            };
+            let mut messages = Vec::new();
+            if let Some(t) = &p.template {
+                messages.push((wire::Role::User, MessageTemplate::Text(add(t))));
+            }
+            for m in p.messages.iter().flatten() {
+                let content = match (&m.text, &m.image, &m.resource) {
+                    (Some(t), _, _) => MessageTemplate::Text(add(t)),
+                    (None, Some(img), _) => MessageTemplate::Image {
+                        bytes: def
+                            .files
                             .iter()
-                            .map(|(n, a)| wire::PromptArgument {
-                                name: n.clone(),
-                                title: a.title.clone(),
-                                description: a.description.clone(),
-                                required: a.required,
-                            })
-                            .collect(),
+                            .find(|(n, _)| *n == img.file)
+                            .map(|(_, b)| *b)
+                            .ok_or_else(|| CatalogError::MissingFile(name.clone()))?,
+                        mime_type: img.mime_type.clone(),
                     },
-                    messages,
-                    handler: p.handler,
-                    spec: p.clone(),
-                }
-            })
-            .collect();
+                    (None, None, Some(r)) => MessageTemplate::Resource {
+                        uri: add(&r.uri),
+                        mime_type: r.mime_type.clone(),
+                        text: add(&r.text),
+                    },
+                    (None, None, None) => continue,
+                };
+                messages.push((role(m.role), content));
+            }
+            prompts.push(PromptEntry {
+                info: wire::Prompt {
+                    name: name.clone(),
+                    title: p.title.clone(),
+                    description: p.description.clone(),
+                    arguments: p
+                        .arguments
+                        .iter()
+                        .map(|(n, a)| wire::PromptArgument {
+                            name: n.clone(),
+                            title: a.title.clone(),
+                            description: a.description.clone(),
+                            required: a.required,
+                        })
+                        .collect(),
+                },
+                messages,
+                templates,
+                handler: p.handler,
+                spec: p.clone(),
+            });
+        }
         let prompt_index = index(prompts.iter().map(|p| p.info.name.clone()));
 
         let mut resources = Vec::new();
@@ -170,6 +210,7 @@ impl Catalog {
                     size,
                 },
                 source,
+                subscribe: r.subscribe,
             });
         }
         let templates = spec
@@ -235,6 +276,11 @@ impl Catalog {
         !self.resources.is_empty() || !self.templates.is_empty()
     }
 
+    /// Whether any resource takes subscriptions (`resources.subscribe`).
+    pub(crate) fn has_subscriptions(&self) -> bool {
+        self.resources.iter().any(|r| r.subscribe)
+    }
+
     /// What `initialize` declares: only what this server offers (L-8).
     pub(crate) fn capabilities(&self) -> Value {
         let mut caps = json!({ "tools": {}, "logging": {} });
@@ -243,7 +289,11 @@ impl Catalog {
             caps["completions"] = json!({});
         }
         if self.has_resources() {
-            caps["resources"] = json!({});
+            caps["resources"] = if self.has_subscriptions() {
+                json!({ "subscribe": true })
+            } else {
+                json!({})
+            };
             caps["completions"] = json!({});
         }
         caps

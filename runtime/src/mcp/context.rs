@@ -322,6 +322,25 @@ impl Context {
             .send(jsonrpc::notification("notifications/message", params));
     }
 
+    /// Tell sessions subscribed to `uri` (`resources/subscribe`) that it changed.
+    pub async fn notify_resource_updated(&self, uri: &str) -> Result<(), ToolError> {
+        self.inner
+            .core
+            .resource_updated(uri)
+            .await
+            .map_err(ToolError::internal)
+    }
+
+    /// Close this request's connection without ending its stream (2025-11-25
+    /// polling, SEP-1699): the client reconnects with `Last-Event-ID` after the
+    /// `retry` interval and receives the rest, the response included. Earlier
+    /// versions have no priming event to resume from, so for them this does nothing.
+    pub fn close_stream(&self) {
+        if self.inner.version.is_2025_11_25_or_later() {
+            self.inner.out.disconnect();
+        }
+    }
+
     /// Send a notification related to this request, on its stream.
     pub fn notify(&self, method: &str, params: Value) {
         self.inner.out.send(jsonrpc::notification(method, params));

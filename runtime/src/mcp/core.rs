@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::broker::{Broker, Signal};
-use super::catalog::{Catalog, ResourceSource};
+use super::catalog::{Catalog, MessageTemplate, ResourceSource};
 use super::context::{
     ClientRequestError, CompletionRef, CompletionRequest, Context, ContextParts, LogLevel,
     ResourceError, ToolError,
@@ -107,7 +107,7 @@ impl Core {
                 .expect("the default delimiters are valid"),
         );
         for p in &catalog.prompts {
-            for (i, (_, source)) in p.messages.iter().enumerate() {
+            for (i, source) in p.templates.iter().enumerate() {
                 prompts
                     .add_template_owned(template_name(&p.info.name, i), source.clone())
                     .expect("prompt templates were checked by the spec loader");
@@ -380,6 +380,29 @@ impl Core {
             "resources/read" if self.catalog.has_resources() => {
                 self.read_resource(ctx, params_object(params)?).await
             }
+            "resources/subscribe" | "resources/unsubscribe" if self.catalog.has_subscriptions() => {
+                let p = params_object(params)?;
+                let uri = p
+                    .get("uri")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| McpError::InvalidParams("`uri` must be a string".into()))?;
+                if req.method == "resources/unsubscribe" {
+                    self.store.unsubscribe(&session.id, uri).await?;
+                    return Ok(json!({}));
+                }
+                match self.catalog.resources.iter().find(|r| r.info.uri == uri) {
+                    Some(r) if r.subscribe => {
+                        self.store.subscribe(&session.id, uri, now_ms()).await?;
+                        Ok(json!({}))
+                    }
+                    Some(_) => Err(McpError::InvalidParams(format!(
+                        "resource `{uri}` does not support subscriptions"
+                    ))),
+                    None => Err(McpError::ResourceNotFound {
+                        uri: uri.to_string(),
+                    }),
+                }
+            }
             "logging/setLevel" => {
                 let p = params_object(params)?;
                 let level = p
@@ -531,16 +554,32 @@ impl Core {
         };
         vars.extend(args);
         let vars = Value::Object(vars);
-        let mut messages = Vec::new();
-        for (i, (role, _)) in prompt.messages.iter().enumerate() {
-            let text = self
-                .prompts
+        let render = |i: usize| {
+            self.prompts
                 .get_template(&template_name(name, i))
                 .and_then(|t| t.render(minijinja::value::Serde(&vars)))
-                .map_err(|e| McpError::internal(format!("prompt {name}: {e}")))?;
+                .map_err(|e| McpError::internal(format!("prompt {name}: {e}")))
+        };
+        let mut messages = Vec::new();
+        for (role, message) in &prompt.messages {
+            let content = match message {
+                MessageTemplate::Text(i) => Content::text(render(*i)?),
+                MessageTemplate::Image { bytes, mime_type } => {
+                    Content::image(bytes, mime_type.clone())
+                }
+                MessageTemplate::Resource {
+                    uri,
+                    mime_type,
+                    text,
+                } => Content::resource(ResourceContents::text(
+                    render(*uri)?,
+                    mime_type.as_deref(),
+                    render(*text)?,
+                )),
+            };
             messages.push(wire::PromptMessage {
                 role: *role,
-                content: Content::text(text),
+                content,
             });
         }
         Ok(json!({ "description": prompt.info.description, "messages": messages }))
@@ -714,6 +753,17 @@ impl Core {
             .await?;
         self.broker
             .event_appended(session, super::streams::STANDALONE, seq);
+        Ok(())
+    }
+
+    /// Tell every session subscribed to `uri` that it changed
+    /// (`notifications/resources/updated`, on each one's standalone stream).
+    pub(crate) async fn resource_updated(&self, uri: &str) -> Result<(), StoreError> {
+        let message =
+            jsonrpc::notification("notifications/resources/updated", json!({ "uri": uri }));
+        for session in self.store.subscribers(uri).await? {
+            self.notify_session(&session, &message).await?;
+        }
         Ok(())
     }
 

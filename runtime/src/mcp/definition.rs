@@ -42,6 +42,15 @@ impl ToolSchemas {
         }
     }
 
+    /// A tool whose input schema the spec gives as is (`input_schema`).
+    pub fn raw(name: &'static str, input: fn() -> Value) -> ToolSchemas {
+        ToolSchemas {
+            name,
+            input,
+            output: None,
+        }
+    }
+
     pub fn with_output<O: JsonSchema>(mut self) -> ToolSchemas {
         self.output = Some(schema_for::<O>);
         self

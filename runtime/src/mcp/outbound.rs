@@ -11,6 +11,9 @@ pub(crate) enum StreamItem {
     Message(Value),
     /// The response; `None` when the request was cancelled (no response is sent).
     Final(Option<Value>),
+    /// Close the connection but not the stream (SEP-1699 polling): the client
+    /// reconnects with `Last-Event-ID` and gets the rest from the log.
+    Disconnect,
 }
 
 /// Sending half, held by the request's [`Context`](super::Context).
@@ -28,6 +31,10 @@ impl Outbound {
     /// Queue a message; false once the stream is finished.
     pub(crate) fn send(&self, message: Value) -> bool {
         self.tx.send(StreamItem::Message(message)).is_ok()
+    }
+
+    pub(crate) fn disconnect(&self) {
+        let _ = self.tx.send(StreamItem::Disconnect);
     }
 
     pub(crate) fn finish(&self, response: Option<Value>) {

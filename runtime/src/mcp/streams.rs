@@ -91,6 +91,7 @@ pub(crate) async fn pump(
     let deadline = tokio::time::sleep(core.settings.keepalive);
     tokio::pin!(deadline);
     // Phase 1: JSON while only responses arrive.
+    let mut disconnect = false;
     let first_message = loop {
         tokio::select! {
             item = rx.recv() => match item {
@@ -103,6 +104,10 @@ pub(crate) async fn pump(
                     }
                 }
                 Some(StreamItem::Message(m)) => break Some(m),
+                Some(StreamItem::Disconnect) => {
+                    disconnect = true;
+                    break None;
+                }
                 None => {
                     let _ = reply.send(json_reply(finals, batch));
                     return;
@@ -121,12 +126,16 @@ pub(crate) async fn pump(
     if let Some(m) = first_message {
         sse.send(&m, false).await;
     }
+    if disconnect {
+        sse.disconnect();
+    }
     let mut keepalive = tokio::time::interval(core.settings.keepalive);
     keepalive.reset();
     while done < expected {
         tokio::select! {
             item = rx.recv() => match item {
                 Some(StreamItem::Message(m)) => sse.send(&m, false).await,
+                Some(StreamItem::Disconnect) => sse.disconnect(),
                 Some(StreamItem::Final(response)) => {
                     done += 1;
                     let last = done == expected;
@@ -157,8 +166,8 @@ struct SseWriter<'a> {
     core: &'a Core,
     session: &'a Session,
     stream: String,
-    tx: mpsc::Sender<Bytes>,
-    connected: bool,
+    /// The connection, while the client is on it.
+    tx: Option<mpsc::Sender<Bytes>>,
 }
 
 impl<'a> SseWriter<'a> {
@@ -168,8 +177,7 @@ impl<'a> SseWriter<'a> {
             core,
             session,
             stream,
-            tx,
-            connected: true,
+            tx: Some(tx),
         };
         match core
             .store
@@ -189,10 +197,17 @@ impl<'a> SseWriter<'a> {
     }
 
     async fn raw(&mut self, bytes: Bytes) {
-        if self.connected && self.tx.send(bytes).await.is_err() {
-            self.connected = false;
+        if let Some(tx) = &self.tx
+            && tx.send(bytes).await.is_err()
+        {
+            self.tx = None;
             tracing::debug!(stream = %self.stream, "client disconnected; events stay in the log for resumption");
         }
+    }
+
+    /// End the connection, not the stream: later events go to the log only.
+    fn disconnect(&mut self) {
+        self.tx = None;
     }
 
     async fn send(&mut self, message: &Value, end: bool) {

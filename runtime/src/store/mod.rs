@@ -3,9 +3,27 @@
 //! production and several replicas). Each backend has its own module and its own
 //! migrations, applied at connect.
 
+/// Run the same query code against whichever pool the store has (for SQL that is
+/// the same on both backends: `$n` placeholders, `ON CONFLICT`, `RETURNING`).
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.inner {
+            Inner::Sqlite(s) => {
+                let $pool = &s.pool;
+                $body
+            }
+            Inner::Postgres(s) => {
+                let $pool = &s.pool;
+                $body
+            }
+        }
+    };
+}
+
 mod oauth;
 mod postgres;
 mod sqlite;
+mod subscriptions;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -5,22 +5,6 @@
 
 use super::{Inner, Store, StoreResult};
 
-/// Run the same query code against whichever pool the store has.
-macro_rules! on_pool {
-    ($store:expr, |$pool:ident| $body:expr) => {
-        match &$store.inner {
-            Inner::Sqlite(s) => {
-                let $pool = &s.pool;
-                $body
-            }
-            Inner::Postgres(s) => {
-                let $pool = &s.pool;
-                $body
-            }
-        }
-    };
-}
-
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct UserRow {
     pub id: String,

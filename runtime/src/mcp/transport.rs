@@ -440,11 +440,15 @@ fn write_answer(res: &mut Response, answer: Answer) {
         res.headers_mut().insert(SESSION_HEADER, v);
     }
     match answer.reply {
+        // An explicit empty body: salvo logs a warning for every bodiless 2xx
+        // answer to a POST, which would be one per client notification.
         Reply::Accepted => {
             res.status_code(StatusCode::ACCEPTED);
+            res.body(salvo::http::ResBody::Once(Bytes::new()));
         }
         Reply::Json(Value::Null) => {
             res.status_code(StatusCode::OK);
+            res.body(salvo::http::ResBody::Once(Bytes::new()));
         }
         Reply::Json(body) => write_json(res, StatusCode::OK, &body),
         Reply::Sse(rx) => {

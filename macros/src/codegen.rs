@@ -348,6 +348,11 @@ mod tests {
     }
 
     #[test]
+    fn bench_expansion_is_fresh() {
+        assert_expansion_fresh("../../specs/bench.yaml", "generated/bench");
+    }
+
+    #[test]
     fn conformance_expansion_is_fresh() {
         assert_expansion_fresh("../../specs/conformance.yaml", "generated/conformance");
     }

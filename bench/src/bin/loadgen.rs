@@ -1,0 +1,706 @@
+//! The load generator bench/run drives. Each mode prints one JSON line.
+//!
+//! The measured loops run on one thread (bench/run pins this process to its own
+//! core) over `--conns` HTTP/1.1 keep-alive connections, each sending its next
+//! request as soon as the previous answer is read; latency is per request.
+//! Setup (accounts, tokens, sessions, codes) uses the test suite's OAuth client
+//! and is never timed.
+//!
+//!   loadgen bare URL --conns N --secs S          POST a JSON-RPC body to the bare echo
+//!   loadgen call MCP_URL --conns N --secs S      authenticated tools/call echo in a live session
+//!   loadgen initialize MCP_URL --conns N --secs S   new sessions
+//!   loadgen refresh MCP_URL --conns N --secs S   refresh-token grants (each connection rotates its own chain)
+//!   loadgen code MCP_URL --conns N --count K     code exchanges (K codes minted first, untimed)
+//!   loadgen sessions MCP_URL --count K           create K sessions, then exit
+//!   loadgen streams MCP_URL --count K --hold S   open K idle GET SSE streams, hold them S seconds
+//!   loadgen coldstart MCP_URL --token T -- BIN   start BIN, time until initialize succeeds
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use bytes::Bytes;
+use clap::{Parser, Subcommand};
+use gatehouse_tests::oauth::{Flow, Pkce, Registered, params};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    Bare {
+        url: String,
+        #[arg(long, default_value_t = 32)]
+        conns: usize,
+        #[arg(long, default_value_t = 5.0)]
+        secs: f64,
+    },
+    Call {
+        url: String,
+        #[arg(long, default_value_t = 32)]
+        conns: usize,
+        #[arg(long, default_value_t = 5.0)]
+        secs: f64,
+    },
+    Initialize {
+        url: String,
+        #[arg(long, default_value_t = 32)]
+        conns: usize,
+        #[arg(long, default_value_t = 5.0)]
+        secs: f64,
+    },
+    Refresh {
+        url: String,
+        #[arg(long, default_value_t = 32)]
+        conns: usize,
+        #[arg(long, default_value_t = 5.0)]
+        secs: f64,
+    },
+    Code {
+        url: String,
+        #[arg(long, default_value_t = 32)]
+        conns: usize,
+        #[arg(long, default_value_t = 2000)]
+        count: usize,
+    },
+    Sessions {
+        url: String,
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        #[arg(long, default_value_t = 32)]
+        conns: usize,
+    },
+    Streams {
+        url: String,
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        #[arg(long, default_value_t = 5.0)]
+        hold: f64,
+    },
+    Coldstart {
+        url: String,
+        #[arg(long)]
+        token: String,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+}
+
+const ACCEPT: &str = "application/json, text/event-stream";
+const VERSION: &str = "2025-11-25";
+
+/// One request to send: everything but the connection.
+#[derive(Clone)]
+struct Req {
+    method: Method,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+}
+
+impl Req {
+    fn post_json(path: &str, body: &Value, headers: &[(&str, &str)]) -> Req {
+        let mut h: Vec<(String, String)> = vec![
+            ("content-type".into(), "application/json".into()),
+            ("accept".into(), ACCEPT.into()),
+        ];
+        h.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Req {
+            method: Method::POST,
+            path: path.into(),
+            headers: h,
+            body: Bytes::from(body.to_string()),
+        }
+    }
+
+    fn post_form(path: &str, form: &[(&str, &str)]) -> Req {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", url_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        Req {
+            method: Method::POST,
+            path: path.into(),
+            headers: vec![(
+                "content-type".into(),
+                "application/x-www-form-urlencoded".into(),
+            )],
+            body: Bytes::from(body),
+        }
+    }
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A keep-alive HTTP/1.1 connection (TCP_NODELAY, as any HTTP client sets it).
+struct Conn {
+    sender: SendRequest<Full<Bytes>>,
+    authority: String,
+}
+
+impl Conn {
+    async fn open(authority: &str) -> Result<Conn> {
+        let stream = tokio::net::TcpStream::connect(authority)
+            .await
+            .context("connect")?;
+        stream.set_nodelay(true)?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(conn);
+        Ok(Conn {
+            sender,
+            authority: authority.into(),
+        })
+    }
+
+    /// Send `req`; the status, the session header if any, and the whole body.
+    async fn send(&mut self, req: &Req) -> Result<(StatusCode, Option<String>, Bytes)> {
+        let mut b = Request::builder()
+            .method(req.method.clone())
+            .uri(&req.path)
+            .header("host", &self.authority);
+        for (k, v) in &req.headers {
+            b = b.header(k, v);
+        }
+        self.sender.ready().await?;
+        let res = self
+            .sender
+            .send_request(b.body(Full::new(req.body.clone()))?)
+            .await?;
+        let status = res.status();
+        let session = res
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = res.into_body().collect().await?.to_bytes();
+        Ok((status, session, body))
+    }
+}
+
+/// The JSON-RPC result in a reply that is JSON or SSE.
+fn rpc_result(body: &[u8]) -> Option<Value> {
+    let text = std::str::from_utf8(body).ok()?;
+    let json = if text.starts_with('{') {
+        text.to_string()
+    } else {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(str::trim)
+            .rfind(|d| d.contains("\"result\""))?
+            .to_string()
+    };
+    serde_json::from_str::<Value>(&json)
+        .ok()?
+        .get("result")
+        .cloned()
+}
+
+struct Split {
+    authority: String,
+    path: String,
+}
+
+fn split(url: &str) -> Result<Split> {
+    let rest = url.strip_prefix("http://").context("an http:// URL")?;
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    Ok(Split {
+        authority: authority.into(),
+        path: format!("/{path}"),
+    })
+}
+
+#[derive(Default)]
+struct Tally {
+    latencies_us: Vec<u32>,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+impl Tally {
+    fn merge(&mut self, other: Tally) {
+        self.latencies_us.extend(other.latencies_us);
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+
+    fn error(&mut self, e: String) {
+        self.errors += 1;
+        self.first_error.get_or_insert(e);
+    }
+
+    fn report(mut self, mode: &str, conns: usize, elapsed: Duration) -> Value {
+        self.latencies_us.sort_unstable();
+        let pct = |p: f64| -> f64 {
+            if self.latencies_us.is_empty() {
+                return 0.0;
+            }
+            let i = ((self.latencies_us.len() as f64 * p).ceil() as usize)
+                .clamp(1, self.latencies_us.len())
+                - 1;
+            self.latencies_us[i] as f64 / 1000.0
+        };
+        let ok = self.latencies_us.len() as u64;
+        json!({
+            "mode": mode, "conns": conns, "requests": ok, "errors": self.errors,
+            "secs": elapsed.as_secs_f64(),
+            "rps": ok as f64 / elapsed.as_secs_f64(),
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99),
+            "first_error": self.first_error,
+        })
+    }
+}
+
+/// What each connection does per iteration: build the request, judge the answer.
+trait Step: Send + 'static {
+    fn request(&mut self) -> Req;
+    /// `Err` when the answer is not what a correct server sends.
+    fn answer(&mut self, status: StatusCode, body: &[u8]) -> Result<(), String>;
+    /// No more requests to send.
+    fn done(&self) -> bool {
+        false
+    }
+}
+
+/// The same request every time, answered with `expect` and a JSON-RPC result.
+struct Fixed {
+    req: Req,
+    expect: StatusCode,
+    rpc: bool,
+}
+
+impl Step for Fixed {
+    fn request(&mut self) -> Req {
+        self.req.clone()
+    }
+    fn answer(&mut self, status: StatusCode, body: &[u8]) -> Result<(), String> {
+        if status != self.expect {
+            return Err(format!("{status}: {}", String::from_utf8_lossy(body)));
+        }
+        if self.rpc && rpc_result(body).is_none() {
+            return Err(format!("no result in {}", String::from_utf8_lossy(body)));
+        }
+        Ok(())
+    }
+}
+
+/// A refresh-token chain: each answer's refresh token is the next request's.
+struct RefreshChain {
+    client_id: String,
+    resource: String,
+    token: String,
+}
+
+impl Step for RefreshChain {
+    fn request(&mut self) -> Req {
+        Req::post_form(
+            "/oauth/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &self.token),
+                ("client_id", &self.client_id),
+                ("resource", &self.resource),
+            ],
+        )
+    }
+    fn answer(&mut self, status: StatusCode, body: &[u8]) -> Result<(), String> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        match (status, v["refresh_token"].as_str()) {
+            (StatusCode::OK, Some(t)) => {
+                self.token = t.to_string();
+                Ok(())
+            }
+            _ => Err(format!("{status}: {v}")),
+        }
+    }
+}
+
+/// Runs `steps` (one per connection) for `secs`, or until each has done `limit` requests.
+async fn drive<S: Step>(
+    authority: &str,
+    steps: Vec<S>,
+    secs: f64,
+    limit: Option<usize>,
+) -> Result<(Tally, Duration)> {
+    let mut conns = Vec::new();
+    for _ in 0..steps.len() {
+        conns.push(Conn::open(authority).await?);
+    }
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(secs);
+    let mut tasks = Vec::new();
+    for (mut step, mut conn) in steps.into_iter().zip(conns) {
+        tasks.push(tokio::spawn(async move {
+            let mut tally = Tally::default();
+            let mut done = 0;
+            while Instant::now() < deadline && limit.is_none_or(|l| done < l) && !step.done() {
+                let req = step.request();
+                let t = Instant::now();
+                match conn.send(&req).await {
+                    Ok((status, _, body)) => match step.answer(status, &body) {
+                        Ok(()) => tally
+                            .latencies_us
+                            .push(t.elapsed().as_micros().min(u32::MAX as u128) as u32),
+                        Err(e) => tally.error(e),
+                    },
+                    Err(e) => {
+                        tally.error(e.to_string());
+                        match Conn::open(&conn.authority).await {
+                            Ok(c) => conn = c,
+                            Err(_) => break,
+                        }
+                    }
+                }
+                done += 1;
+            }
+            tally
+        }));
+    }
+    let mut tally = Tally::default();
+    for t in tasks {
+        tally.merge(t.await?);
+    }
+    Ok((tally, start.elapsed()))
+}
+
+/// A signed-up user with a token, as a client that completed the flow has.
+async fn sign_up(mcp: &str) -> Result<(Flow, Registered, Value)> {
+    let flow = Flow::new(mcp);
+    let email = format!("bench-{}@example.com", std::process::id());
+    let (client, tokens) = flow.sign_up(&email, None).await;
+    Ok((flow, client, tokens))
+}
+
+fn bearer(tokens: &Value) -> String {
+    format!(
+        "Bearer {}",
+        tokens["access_token"].as_str().unwrap_or_default()
+    )
+}
+
+fn initialize_body() -> Value {
+    json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": VERSION, "capabilities": {}, "clientInfo": { "name": "loadgen", "version": "1" } } })
+}
+
+/// initialize + notifications/initialized; the session id.
+async fn new_session(conn: &mut Conn, path: &str, auth: &str) -> Result<String> {
+    let (status, session, body) = conn
+        .send(&Req::post_json(
+            path,
+            &initialize_body(),
+            &[("authorization", auth)],
+        ))
+        .await?;
+    let Some(session) = session.filter(|_| status == StatusCode::OK) else {
+        bail!("initialize: {status} {}", String::from_utf8_lossy(&body));
+    };
+    let note = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    let (status, _, _) = conn
+        .send(&Req::post_json(
+            path,
+            &note,
+            &[
+                ("authorization", auth),
+                ("mcp-session-id", &session),
+                ("mcp-protocol-version", VERSION),
+            ],
+        ))
+        .await?;
+    if status != StatusCode::ACCEPTED {
+        bail!("notifications/initialized: {status}");
+    }
+    Ok(session)
+}
+
+fn call_body() -> Value {
+    json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": { "name": "echo", "arguments": { "text": "hello, gatehouse" } } })
+}
+
+async fn run(mode: Mode) -> Result<Value> {
+    Ok(match mode {
+        Mode::Bare { url, conns, secs } => {
+            let u = split(&url)?;
+            let step = || Fixed {
+                req: Req::post_json(&u.path, &call_body(), &[]),
+                expect: StatusCode::OK,
+                rpc: false,
+            };
+            let (tally, elapsed) = drive(
+                &u.authority,
+                (0..conns).map(|_| step()).collect(),
+                secs,
+                None,
+            )
+            .await?;
+            tally.report("bare", conns, elapsed)
+        }
+        Mode::Call { url, conns, secs } => {
+            let u = split(&url)?;
+            let (_, _, tokens) = sign_up(&url).await?;
+            let auth = bearer(&tokens);
+            let session = new_session(&mut Conn::open(&u.authority).await?, &u.path, &auth).await?;
+            let req = Req::post_json(
+                &u.path,
+                &call_body(),
+                &[
+                    ("authorization", &auth),
+                    ("mcp-session-id", &session),
+                    ("mcp-protocol-version", VERSION),
+                ],
+            );
+            let steps = (0..conns)
+                .map(|_| Fixed {
+                    req: req.clone(),
+                    expect: StatusCode::OK,
+                    rpc: true,
+                })
+                .collect();
+            let (tally, elapsed) = drive(&u.authority, steps, secs, None).await?;
+            tally.report("call", conns, elapsed)
+        }
+        Mode::Initialize { url, conns, secs } => {
+            let u = split(&url)?;
+            let (_, _, tokens) = sign_up(&url).await?;
+            let req = Req::post_json(
+                &u.path,
+                &initialize_body(),
+                &[("authorization", &bearer(&tokens))],
+            );
+            let steps = (0..conns)
+                .map(|_| Fixed {
+                    req: req.clone(),
+                    expect: StatusCode::OK,
+                    rpc: true,
+                })
+                .collect();
+            let (tally, elapsed) = drive(&u.authority, steps, secs, None).await?;
+            tally.report("initialize", conns, elapsed)
+        }
+        Mode::Sessions { url, count, conns } => {
+            let u = split(&url)?;
+            let (_, _, tokens) = sign_up(&url).await?;
+            let req = Req::post_json(
+                &u.path,
+                &initialize_body(),
+                &[("authorization", &bearer(&tokens))],
+            );
+            let per = count.div_ceil(conns);
+            let steps = (0..conns)
+                .map(|_| Fixed {
+                    req: req.clone(),
+                    expect: StatusCode::OK,
+                    rpc: true,
+                })
+                .collect();
+            let (tally, elapsed) = drive(&u.authority, steps, 3600.0, Some(per)).await?;
+            tally.report("sessions", conns, elapsed)
+        }
+        Mode::Refresh { url, conns, secs } => {
+            let u = split(&url)?;
+            let (flow, client, tokens) = sign_up(&url).await?;
+            // One grant per connection (each a separate token family).
+            let mut steps = vec![RefreshChain {
+                client_id: client.client_id.clone(),
+                resource: flow.resource.clone(),
+                token: tokens["refresh_token"].as_str().unwrap_or_default().into(),
+            }];
+            while steps.len() < conns {
+                let (status, t) = flow.refresh(&client, &steps[0].token).await;
+                if status != StatusCode::OK {
+                    bail!("refresh during setup: {status} {t}");
+                }
+                steps[0].token = t["refresh_token"].as_str().unwrap_or_default().into();
+                let (_, again) = flow
+                    .sign_up(
+                        &format!("bench-{}-{}@example.com", std::process::id(), steps.len()),
+                        None,
+                    )
+                    .await;
+                steps.push(RefreshChain {
+                    client_id: client.client_id.clone(),
+                    resource: flow.resource.clone(),
+                    token: again["refresh_token"].as_str().unwrap_or_default().into(),
+                });
+            }
+            let (tally, elapsed) = drive(&u.authority, steps, secs, None).await?;
+            tally.report("refresh", conns, elapsed)
+        }
+        Mode::Code { url, conns, count } => {
+            let u = split(&url)?;
+            // A signed-in browser whose consent is remembered gets a code straight
+            // from /oauth/authorize: mint `count` codes that way, untimed.
+            let flow = Flow::new(&url);
+            let client = flow.register_public(gatehouse_tests::oauth::REDIRECT).await;
+            let pkce = Pkce::new();
+            let email = format!("bench-code-{}@example.com", std::process::id());
+            let (_, cookie) = flow
+                .browser(&flow.authorize_url(&client, &pkce, "s", None), &email, true)
+                .await;
+            let mut codes = Vec::with_capacity(count);
+            for _ in 0..count {
+                let pkce = Pkce::new();
+                // /oauth/authorize → /oauth/continue → the callback with a code.
+                let start = flow
+                    .get(
+                        &flow.authorize_url(&client, &pkce, "s", None),
+                        Some(&cookie),
+                    )
+                    .await;
+                let next = flow
+                    .get(
+                        &start.location().context("a redirect to continue")?,
+                        Some(&cookie),
+                    )
+                    .await;
+                let back = next.location().context("a redirect to the client")?;
+                let code = params(&back)
+                    .remove("code")
+                    .with_context(|| format!("a code in {back}"))?;
+                codes.push((code, pkce.verifier));
+            }
+            let per = count.div_ceil(conns);
+            let steps: Vec<CodeExchange> = codes
+                .chunks(per)
+                .map(|c| CodeExchange {
+                    client_id: client.client_id.clone(),
+                    redirect: client.redirect_uri.clone(),
+                    resource: flow.resource.clone(),
+                    codes: c.to_vec(),
+                })
+                .collect();
+            let n = steps.len();
+            let (tally, elapsed) = drive(&u.authority, steps, 3600.0, None).await?;
+            tally.report("code", n, elapsed)
+        }
+        Mode::Streams { url, count, hold } => {
+            let u = split(&url)?;
+            let (_, _, tokens) = sign_up(&url).await?;
+            let auth = bearer(&tokens);
+            let mut setup = Conn::open(&u.authority).await?;
+            let mut open = Vec::new();
+            for _ in 0..count {
+                let session = new_session(&mut setup, &u.path, &auth).await?;
+                let stream = tokio::net::TcpStream::connect(&u.authority).await?;
+                let (mut sender, conn) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+                tokio::spawn(conn);
+                let req = Request::builder()
+                    .method(Method::GET)
+                    .uri(&u.path)
+                    .header("host", &u.authority)
+                    .header("accept", "text/event-stream")
+                    .header("authorization", &auth)
+                    .header("mcp-session-id", &session)
+                    .header("mcp-protocol-version", VERSION)
+                    .body(Full::new(Bytes::new()))?;
+                let res = sender.send_request(req).await?;
+                if res.status() != StatusCode::OK {
+                    bail!("GET stream: {}", res.status());
+                }
+                open.push((sender, res));
+            }
+            println!("{}", json!({ "mode": "streams", "open": open.len() }));
+            tokio::time::sleep(Duration::from_secs_f64(hold)).await;
+            json!({ "mode": "streams", "held": open.len() })
+        }
+        Mode::Coldstart {
+            url,
+            token,
+            command,
+        } => {
+            let u = split(&url)?;
+            let auth = format!("Bearer {token}");
+            let start = Instant::now();
+            let mut child = tokio::process::Command::new(&command[0])
+                .args(&command[1..])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()?;
+            let result = loop {
+                if start.elapsed() > Duration::from_secs(30) {
+                    break Err(anyhow::anyhow!("no successful initialize within 30 s"));
+                }
+                if let Ok(mut conn) = Conn::open(&u.authority).await
+                    && let Ok((StatusCode::OK, Some(_), _)) = conn
+                        .send(&Req::post_json(
+                            &u.path,
+                            &initialize_body(),
+                            &[("authorization", &auth)],
+                        ))
+                        .await
+                {
+                    break Ok(start.elapsed());
+                }
+                tokio::time::sleep(Duration::from_micros(500)).await;
+            };
+            child.kill().await.ok();
+            json!({ "mode": "coldstart", "ms": result?.as_secs_f64() * 1000.0 })
+        }
+    })
+}
+
+/// Exchanges pre-minted codes, one per request.
+struct CodeExchange {
+    client_id: String,
+    redirect: String,
+    resource: String,
+    codes: Vec<(String, String)>,
+}
+
+impl Step for CodeExchange {
+    fn request(&mut self) -> Req {
+        let (code, verifier) = self.codes.pop().unwrap_or_default();
+        Req::post_form(
+            "/oauth/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("code_verifier", &verifier),
+                ("redirect_uri", &self.redirect),
+                ("client_id", &self.client_id),
+                ("resource", &self.resource),
+            ],
+        )
+    }
+    fn answer(&mut self, status: StatusCode, body: &[u8]) -> Result<(), String> {
+        match status {
+            StatusCode::OK => Ok(()),
+            s => Err(format!("{s}: {}", String::from_utf8_lossy(body))),
+        }
+    }
+    fn done(&self) -> bool {
+        self.codes.is_empty()
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    // One thread: bench/run gives this process a core of its own.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = rt.block_on(run(cli.mode))?;
+    println!("{report}");
+    Ok(())
+}

@@ -693,3 +693,62 @@ backend_tests! {
 fn rand_core_os() -> impl ed25519_dalek::ed25519::signature::rand_core::CryptoRngCore {
     ed25519_dalek::ed25519::signature::rand_core::OsRng
 }
+
+backend_tests! {
+    // Two replicas on one database, each with its own caches of verified tokens
+    // and sessions (issue 5): a token revoked through one, and a session deleted
+    // through one, stop working on the other within one second.
+    async fn revocation_and_deletion_reach_every_replica_within_a_second(db) {
+        let a = TestServer::memory(&db).await;
+        // Both replicas serve one public URL, as behind a load balancer (tokens
+        // name it as their audience).
+        let store = gatehouse::Store::connect(db.url()).await.unwrap();
+        let app = memory_server::app(store).await.unwrap();
+        let b = TestServer::start_public(&db, app, a.url().trim_end_matches("/mcp")).await;
+        let (client, tokens) = a.oauth().sign_up("replicas@example.com", None).await;
+        let access = tokens["access_token"].as_str().unwrap();
+        let on_a = a.client().with_bearer(access).initialize("2025-11-25").await;
+        let on_b = Session::resume(b.client().with_bearer(access), &on_a.id, &on_a.version);
+        // Warm B's caches.
+        for _ in 0..3 {
+            assert_eq!(on_b.request("ping", json!({})).await.status, StatusCode::OK);
+        }
+
+        let revoke = a.oauth().http.post(a.oauth().url("/oauth/revoke")).form(&[
+            ("token", tokens["refresh_token"].as_str().unwrap()), ("client_id", &client.client_id),
+        ]).send().await.unwrap();
+        assert_eq!(revoke.status(), StatusCode::OK);
+        let since = std::time::Instant::now();
+        let status = loop {
+            let status = on_b.request("ping", json!({})).await.status;
+            if status != StatusCode::OK || since.elapsed() > Duration::from_secs(3) {
+                break status;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(since.elapsed() < Duration::from_secs(1), "revoked on A, refused by B after {:?}", since.elapsed());
+
+        // A new token; the session is deleted through A; B answers 404 within a second.
+        let (_, tokens) = a.oauth().sign_up("replicas-2@example.com", None).await;
+        let access = tokens["access_token"].as_str().unwrap();
+        let on_a = a.client().with_bearer(access).initialize("2025-11-25").await;
+        let on_b = Session::resume(b.client().with_bearer(access), &on_a.id, &on_a.version);
+        for _ in 0..3 {
+            assert_eq!(on_b.request("ping", json!({})).await.status, StatusCode::OK);
+        }
+        assert_eq!(on_a.delete().await, StatusCode::OK);
+        let since = std::time::Instant::now();
+        let status = loop {
+            let status = on_b.request("ping", json!({})).await.status;
+            if status != StatusCode::OK || since.elapsed() > Duration::from_secs(3) {
+                break status;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(since.elapsed() < Duration::from_secs(1), "deleted on A, gone on B after {:?}", since.elapsed());
+        a.stop().await;
+        b.stop().await;
+    }
+}

@@ -834,7 +834,10 @@ impl Core {
                             }
                         }
                     }
-                    Signal::Deleted { session } => core.inflight.cancel_session(session),
+                    Signal::Deleted { session } => {
+                        core.sessions.forget(session);
+                        core.inflight.cancel_session(session);
+                    }
                     _ => {}
                 }
             }

@@ -1,8 +1,10 @@
 //! MCP sessions: created by `initialize`, stored (so a restart or another replica
 //! serves them), bound to the user who created them, ended by DELETE or expiry.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use quick_cache::sync::Cache;
 use serde_json::Value;
 
 use super::context::LogLevel;
@@ -38,10 +40,21 @@ impl Session {
     }
 }
 
+/// How long a session read from the store is used without reading it again. A
+/// session deleted on any replica (DELETE, expiry, the sweeper) stops working
+/// everywhere within a second (PostgreSQL replicas also forget it at once on the
+/// broker's signal); this replica's own changes apply at once.
+pub(crate) const REREAD_MS: i64 = 500;
+
+/// Sessions remembered at most.
+const CACHE_CAPACITY: usize = 100_000;
+
 #[derive(Clone)]
 pub(crate) struct Sessions {
     store: Store,
     idle_timeout: Duration,
+    /// id → the session and when it was read.
+    cache: Arc<Cache<String, Arc<(Session, i64)>>>,
 }
 
 /// A session id: 128 random bits as 32 hex digits, visible ASCII only (T-18).
@@ -54,6 +67,7 @@ impl Sessions {
         Sessions {
             store,
             idle_timeout,
+            cache: Arc::new(Cache::new(CACHE_CAPACITY)),
         }
     }
 
@@ -90,28 +104,62 @@ impl Sessions {
     /// confirm the id exists (MCP-REQUIREMENTS 4.3).
     pub(crate) async fn get(&self, id: &str, owner: &str) -> StoreResult<Option<Session>> {
         let now = now_ms();
-        let Some(row) = self.store.session(id, now).await? else {
-            return Ok(None);
+        let cached = self
+            .cache
+            .get(id)
+            .filter(|entry| now - entry.1 < REREAD_MS)
+            .map(|entry| entry.0.clone());
+        let (mut session, read_at) = match cached {
+            Some(s) => (s, None),
+            None => {
+                let Some(row) = self.store.session(id, now).await? else {
+                    self.cache.remove(id);
+                    return Ok(None);
+                };
+                let Some(session) = Session::from_row(row) else {
+                    return Ok(None);
+                };
+                (session, Some(now))
+            }
         };
-        let Some(session) = Session::from_row(row).filter(|s| s.owner == owner) else {
+        if session.owner != owner {
             return Ok(None);
-        };
+        }
         let every = TOUCH_EVERY_MS.min(self.idle_timeout.as_millis() as i64 / 4);
-        if now - session.last_seen > every {
+        let touched = now - session.last_seen > every;
+        if touched {
             self.store.touch_session(id, now, self.expiry(now)).await?;
+            session.last_seen = now;
+        }
+        if read_at.is_some() || touched {
+            let read_at = read_at.unwrap_or_else(|| self.cache.get(id).map_or(now, |e| e.1));
+            self.cache
+                .insert(id.to_string(), Arc::new((session.clone(), read_at)));
         }
         Ok(Some(session))
     }
 
     pub(crate) async fn mark_initialized(&self, id: &str) -> StoreResult<()> {
+        self.cache.remove(id);
         self.store.mark_initialized(id).await
     }
 
     pub(crate) async fn set_log_level(&self, id: &str, level: LogLevel) -> StoreResult<()> {
-        self.store.set_log_level(id, level.as_str()).await
+        self.cache.remove(id);
+        self.store.set_log_level(id, level.as_str()).await?;
+        self.cache.remove(id);
+        Ok(())
     }
 
     pub(crate) async fn delete(&self, id: &str) -> StoreResult<bool> {
-        self.store.delete_session(id).await
+        self.cache.remove(id);
+        let deleted = self.store.delete_session(id).await?;
+        self.cache.remove(id);
+        Ok(deleted)
+    }
+
+    /// Another replica deleted the session (a broker signal): forget it now.
+    pub(crate) fn forget(&self, id: &str) {
+        self.cache.remove(id);
     }
 }

@@ -5,6 +5,8 @@
 //! (A-RS-5); a tool whose scopes the token lacks is 403 `insufficient_scope`
 //! (A-RS-10, checked by the transport with [`Challenge::insufficient_scope`]).
 
+mod verified;
+
 use std::sync::Arc;
 
 use salvo::http::StatusCode;
@@ -15,6 +17,7 @@ use serde_json::json;
 use crate::oauth::OAuth;
 use crate::principal::Principal;
 use crate::store::AccessStatus;
+use verified::{Lookup, VerifiedTokens};
 
 /// Builds `WWW-Authenticate` values (one place, so every variant agrees).
 #[derive(Debug, Clone)]
@@ -62,6 +65,7 @@ impl Challenge {
 pub struct BearerAuth {
     oauth: Arc<OAuth>,
     challenge: Challenge,
+    verified: VerifiedTokens,
 }
 
 impl BearerAuth {
@@ -70,7 +74,11 @@ impl BearerAuth {
             resource_metadata: oauth.cfg.resource_metadata_url.clone(),
             scopes: oauth.cfg.scopes.keys().cloned().collect(),
         };
-        BearerAuth { oauth, challenge }
+        BearerAuth {
+            oauth,
+            challenge,
+            verified: VerifiedTokens::new(),
+        }
     }
 
     pub fn challenge(&self) -> Challenge {
@@ -98,28 +106,55 @@ impl BearerAuth {
                 ));
             }
         };
-        let claims = self
-            .oauth
-            .keys
-            .verify(token, &self.oauth.cfg.issuer, &self.oauth.cfg.resource)
-            .await
-            .map_err(|e| (StatusCode::UNAUTHORIZED, Some(e.to_string())))?;
-        match self.oauth.store.access_status(&claims.jti).await {
-            Ok(AccessStatus::Active) => Ok(Principal {
-                user_id: claims.sub,
-                client_id: Some(claims.client_id),
-                scopes: Some(
-                    claims
-                        .scope
-                        .split_whitespace()
-                        .map(str::to_string)
-                        .collect(),
-                ),
-            }),
-            Ok(AccessStatus::Inactive) => Err((
-                StatusCode::UNAUTHORIZED,
-                Some("the token has been revoked or is no longer valid".into()),
-            )),
+        // A token verified before: no signature check; its revocation status is
+        // read again once it is older than a second (verified.rs).
+        let key = VerifiedTokens::key(token);
+        let epoch = self.oauth.store.revocations();
+        let stale = match self.verified.lookup(&key, epoch) {
+            Lookup::Fresh(v) => return Ok(v.principal.clone()),
+            Lookup::Stale(v) => Some(v),
+            Lookup::Unknown => None,
+        };
+        let (principal, jti, expires_at) = match &stale {
+            Some(v) => (v.principal.clone(), v.jti.clone(), v.expires_at),
+            None => {
+                let claims = self
+                    .oauth
+                    .keys
+                    .verify(token, &self.oauth.cfg.issuer, &self.oauth.cfg.resource)
+                    .await
+                    .map_err(|e| (StatusCode::UNAUTHORIZED, Some(e.to_string())))?;
+                let principal = Principal {
+                    user_id: claims.sub,
+                    client_id: Some(claims.client_id),
+                    scopes: Some(
+                        claims
+                            .scope
+                            .split_whitespace()
+                            .map(str::to_string)
+                            .collect(),
+                    ),
+                };
+                (principal, claims.jti, claims.exp.saturating_mul(1000))
+            }
+        };
+        match self.oauth.store.access_status(&jti).await {
+            Ok(AccessStatus::Active) => {
+                match &stale {
+                    Some(v) => self.verified.confirmed(v, epoch),
+                    None => self
+                        .verified
+                        .insert(key, principal.clone(), jti, expires_at, epoch),
+                }
+                Ok(principal)
+            }
+            Ok(AccessStatus::Inactive) => {
+                self.verified.forget(&key);
+                Err((
+                    StatusCode::UNAUTHORIZED,
+                    Some("the token has been revoked or is no longer valid".into()),
+                ))
+            }
             Err(e) => {
                 tracing::error!(error = %e, "store unavailable while checking a token");
                 Err((StatusCode::SERVICE_UNAVAILABLE, None))

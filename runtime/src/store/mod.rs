@@ -60,6 +60,9 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Store {
     inner: Inner,
+    /// Counts revocations made through this process (tokens, families, clients,
+    /// grants, users), so caches of verified tokens know to re-read at once.
+    revocations: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Clone)]
@@ -125,7 +128,22 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(redact_url(url)));
         };
-        Ok(Store { inner })
+        Ok(Store {
+            inner,
+            revocations: Default::default(),
+        })
+    }
+
+    /// How many revocations this process has made (see [`Store::revoked`]).
+    pub fn revocations(&self) -> u64 {
+        self.revocations.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Something was revoked through this handle: caches that remember what
+    /// was valid must check again.
+    pub(crate) fn revoked(&self) {
+        self.revocations
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     pub fn backend(&self) -> Backend {

@@ -247,25 +247,32 @@ impl Store {
 
     /// Disable a user: their sessions, grants and tokens stop working.
     pub async fn disable_user(&self, id: &str, now: i64) -> StoreResult<bool> {
-        on_pool!(self, |pool| {
-            let done = sqlx::query(
-                "UPDATE users SET disabled_at = $2 WHERE id = $1 AND disabled_at IS NULL",
-            )
-            .bind(id)
-            .bind(now)
-            .execute(pool)
-            .await?;
-            sqlx::query("DELETE FROM oauth_browser_sessions WHERE user_id = $1")
-                .bind(id)
-                .execute(pool)
-                .await?;
-            sqlx::query("UPDATE oauth_families SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+        // Counted after the write, so a cache that read "active" before it
+        // re-reads (Store::revocations).
+        let result = async {
+            on_pool!(self, |pool| {
+                let done = sqlx::query(
+                    "UPDATE users SET disabled_at = $2 WHERE id = $1 AND disabled_at IS NULL",
+                )
                 .bind(id)
                 .bind(now)
                 .execute(pool)
                 .await?;
-            Ok(done.rows_affected() > 0)
-        })
+                sqlx::query("DELETE FROM oauth_browser_sessions WHERE user_id = $1")
+                    .bind(id)
+                    .execute(pool)
+                    .await?;
+                sqlx::query("UPDATE oauth_families SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+                    .bind(id)
+                    .bind(now)
+                    .execute(pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            })
+        }
+        .await;
+        self.revoked();
+        result
     }
 
     // --- clients ----------------------------------------------------------------
@@ -337,21 +344,28 @@ impl Store {
 
     /// Revoke a client and every token family issued to it.
     pub async fn revoke_client(&self, id: &str, now: i64) -> StoreResult<bool> {
-        on_pool!(self, |pool| {
-            let done = sqlx::query(
-                "UPDATE oauth_clients SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-            )
-            .bind(id)
-            .bind(now)
-            .execute(pool)
-            .await?;
-            sqlx::query("UPDATE oauth_families SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL")
+        // Counted after the write, so a cache that read "active" before it
+        // re-reads (Store::revocations).
+        let result = async {
+            on_pool!(self, |pool| {
+                let done = sqlx::query(
+                    "UPDATE oauth_clients SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                )
                 .bind(id)
                 .bind(now)
                 .execute(pool)
                 .await?;
-            Ok(done.rows_affected() > 0)
-        })
+                sqlx::query("UPDATE oauth_families SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL")
+                    .bind(id)
+                    .bind(now)
+                    .execute(pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            })
+        }
+        .await;
+        self.revoked();
+        result
     }
 
     pub async fn touch_client(&self, id: &str, now: i64) -> StoreResult<()> {
@@ -521,25 +535,32 @@ impl Store {
         client_id: Option<&str>,
         now: i64,
     ) -> StoreResult<u64> {
-        on_pool!(self, |pool| {
-            let done = sqlx::query(
-                "DELETE FROM oauth_consents WHERE user_id = $1 AND ($2 IS NULL OR client_id = $2)",
-            )
-            .bind(user_id)
-            .bind(client_id)
-            .execute(pool)
-            .await?;
-            sqlx::query(
-                "UPDATE oauth_families SET revoked_at = $3 \
-                 WHERE user_id = $1 AND ($2 IS NULL OR client_id = $2) AND revoked_at IS NULL",
-            )
-            .bind(user_id)
-            .bind(client_id)
-            .bind(now)
-            .execute(pool)
-            .await?;
-            Ok(done.rows_affected())
-        })
+        // Counted after the write, so a cache that read "active" before it
+        // re-reads (Store::revocations).
+        let result = async {
+            on_pool!(self, |pool| {
+                let done = sqlx::query(
+                    "DELETE FROM oauth_consents WHERE user_id = $1 AND ($2 IS NULL OR client_id = $2)",
+                )
+                .bind(user_id)
+                .bind(client_id)
+                .execute(pool)
+                .await?;
+                sqlx::query(
+                    "UPDATE oauth_families SET revoked_at = $3 \
+                     WHERE user_id = $1 AND ($2 IS NULL OR client_id = $2) AND revoked_at IS NULL",
+                )
+                .bind(user_id)
+                .bind(client_id)
+                .bind(now)
+                .execute(pool)
+                .await?;
+                Ok(done.rows_affected())
+            })
+        }
+        .await;
+        self.revoked();
+        result
     }
 
     // --- codes, families, tokens -------------------------------------------------------
@@ -610,16 +631,23 @@ impl Store {
     }
 
     pub async fn revoke_family(&self, id: &str, now: i64) -> StoreResult<()> {
-        on_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE oauth_families SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-            )
-            .bind(id)
-            .bind(now)
-            .execute(pool)
-            .await?;
-            Ok(())
-        })
+        // Counted after the write, so a cache that read "active" before it
+        // re-reads (Store::revocations).
+        let result = async {
+            on_pool!(self, |pool| {
+                sqlx::query(
+                    "UPDATE oauth_families SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(pool)
+                .await?;
+                Ok(())
+            })
+        }
+        .await;
+        self.revoked();
+        result
     }
 
     pub async fn insert_access_token(
@@ -667,14 +695,21 @@ impl Store {
 
     /// Revoke one access token; returns its family's client, if it exists.
     pub async fn revoke_access_token(&self, jti: &str, now: i64) -> StoreResult<()> {
-        on_pool!(self, |pool| {
-            sqlx::query("UPDATE oauth_access_tokens SET revoked_at = $2 WHERE jti = $1 AND revoked_at IS NULL")
-                .bind(jti)
-                .bind(now)
-                .execute(pool)
-                .await?;
-            Ok(())
-        })
+        // Counted after the write, so a cache that read "active" before it
+        // re-reads (Store::revocations).
+        let result = async {
+            on_pool!(self, |pool| {
+                sqlx::query("UPDATE oauth_access_tokens SET revoked_at = $2 WHERE jti = $1 AND revoked_at IS NULL")
+                    .bind(jti)
+                    .bind(now)
+                    .execute(pool)
+                    .await?;
+                Ok(())
+            })
+        }
+        .await;
+        self.revoked();
+        result
     }
 
     pub async fn insert_refresh_token(

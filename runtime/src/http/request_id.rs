@@ -14,6 +14,21 @@ pub struct RequestId(pub String);
 
 pub struct RequestIds;
 
+/// A generated id: a random prefix drawn once per process and a counter, as 32
+/// hex digits. Unique across replicas and restarts without a system call per
+/// request (a v4 UUID costs a `getrandom`); ids need not be secret.
+fn generate() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    format!(
+        "{prefix:016x}{:016x}",
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 fn sane(id: &str) -> bool {
     !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic())
 }
@@ -33,7 +48,7 @@ impl Handler for RequestIds {
             .and_then(|v| v.to_str().ok())
             .filter(|v| sane(v))
             .map(str::to_string)
-            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+            .unwrap_or_else(generate);
         if let Ok(v) = HeaderValue::from_str(&id) {
             res.headers_mut().insert(HEADER, v);
         }

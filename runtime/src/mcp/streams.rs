@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::Value;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc};
+use tracing::Instrument;
 
 use super::broker::Signal;
 use super::core::Core;
@@ -75,22 +76,22 @@ fn priming_event(id: &str, retry: Duration) -> Bytes {
 
 const KEEPALIVE: &[u8] = b": keep-alive\n\n";
 
-/// Drive the reply to a POST that carries `expected` requests: answer JSON when
-/// every response is ready before anything else needs sending (and before the
-/// keep-alive interval), otherwise switch to SSE and log every event.
-pub(crate) async fn pump(
+/// The reply to a POST that carries `expected` requests: JSON when every
+/// response is ready before anything else needs sending (and before the
+/// keep-alive interval), otherwise SSE, every event logged. The JSON case runs
+/// in the caller's task (the hot path: no extra task, no extra channel); only
+/// a switch to SSE spawns the task that writes the stream.
+pub(crate) async fn reply(
     core: std::sync::Arc<Core>,
     session: Session,
     mut rx: mpsc::UnboundedReceiver<StreamItem>,
     expected: usize,
     batch: bool,
-    reply: oneshot::Sender<Reply>,
-) {
+) -> Reply {
     let mut finals: Vec<Value> = Vec::new();
     let mut done = 0usize;
     let deadline = tokio::time::sleep(core.settings.keepalive);
     tokio::pin!(deadline);
-    // Phase 1: JSON while only responses arrive.
     let mut disconnect = false;
     let first_message = loop {
         tokio::select! {
@@ -99,8 +100,7 @@ pub(crate) async fn pump(
                     done += 1;
                     finals.extend(response);
                     if done == expected {
-                        let _ = reply.send(json_reply(finals, batch));
-                        return;
+                        return json_reply(finals, batch);
                     }
                 }
                 Some(StreamItem::Message(m)) => break Some(m),
@@ -108,17 +108,46 @@ pub(crate) async fn pump(
                     disconnect = true;
                     break None;
                 }
-                None => {
-                    let _ = reply.send(json_reply(finals, batch));
-                    return;
-                }
+                None => return json_reply(finals, batch),
             },
             _ = &mut deadline => break None,
         }
     };
-    // Phase 2: SSE.
     let (tx, body) = mpsc::channel::<Bytes>(64);
-    let _ = reply.send(Reply::Sse(body));
+    let stream = SseStart {
+        finals,
+        first_message,
+        disconnect,
+        done,
+        expected,
+    };
+    tokio::spawn(write_sse(core, session, rx, tx, stream).instrument(tracing::Span::current()));
+    Reply::Sse(body)
+}
+
+/// Where a POST's reply stood when it became a stream.
+struct SseStart {
+    finals: Vec<Value>,
+    first_message: Option<Value>,
+    disconnect: bool,
+    done: usize,
+    expected: usize,
+}
+
+async fn write_sse(
+    core: std::sync::Arc<Core>,
+    session: Session,
+    mut rx: mpsc::UnboundedReceiver<StreamItem>,
+    tx: mpsc::Sender<Bytes>,
+    start: SseStart,
+) {
+    let SseStart {
+        finals,
+        first_message,
+        disconnect,
+        mut done,
+        expected,
+    } = start;
     let mut sse = SseWriter::open(&core, &session, tx).await;
     for response in finals {
         sse.send(&response, false).await;

@@ -10,9 +10,7 @@ use salvo::http::header::{self, HeaderValue};
 use salvo::http::{Method, StatusCode};
 use salvo::prelude::*;
 use serde_json::Value;
-use tokio::sync::oneshot;
 use tokio_stream::wrappers::ReceiverStream;
-use tracing::Instrument;
 
 use super::core::Core;
 use super::error::{McpError, TransportError};
@@ -292,10 +290,7 @@ impl McpEndpoint {
             self.core.spawn_request(&session, principal, r, out.clone());
         }
         drop(out);
-        let (reply_tx, reply_rx) = oneshot::channel();
-        let pump = streams::pump(self.core.clone(), session, rx, expected, batch, reply_tx);
-        tokio::spawn(pump.instrument(tracing::Span::current()));
-        reply_rx.await.unwrap_or(Reply::Accepted)
+        streams::reply(self.core.clone(), session, rx, expected, batch).await
     }
 
     async fn get(&self, req: &mut Request, principal: &Principal) -> Result<Answer, Failure> {

@@ -111,4 +111,29 @@ for s in stores:
     out.append(f"| {s} | {fmt(idle and idle / 1024, 1)} MB | {fmt(sess and sess / 1024, 1)} MB | "
                f"{fmt(streams and streams / 1024, 1)} MB ({fmt(growth, 1)} MB) |")
 out += ["", f"Cold start to the first successful `initialize` (SQLite): {fmt(med('coldstart/sqlite', 'ms'), 1)} ms.", ""]
+
+
+def target(name, value, ok, shown):
+    verdict = "–" if value is None else ("met" if ok(value) else "**missed**")
+    return f"| {name} | {shown(value) if value is not None else '–'} | {verdict} |"
+
+
+if doc_commit:
+    sess = med("rss_sessions/sqlite", "kb")
+    growth = None
+    if med("rss_streams/sqlite", "kb") and med("rss_streams/sqlite", "before_kb"):
+        growth = (med("rss_streams/sqlite", "kb") - med("rss_streams/sqlite", "before_kb")) / 1024
+    out += ["## Targets (issue 5)", "", "| target | measured | |", "|---|---:|---|",
+            target("`tools/call` on SQLite ≥ 0.60 of bare echo (32 connections)", ratio("call/sqlite/32", "bare/32"),
+                   lambda v: v >= 0.60, lambda v: f"{v:.2f}"),
+            target("… with p99 under 3 ms", med("call/sqlite/32", "p99_ms"), lambda v: v < 3, lambda v: f"{v:.2f} ms"),
+            target("`tools/call` on PostgreSQL ≥ 0.45 of bare echo", ratio("call/postgres/32", "bare/32"),
+                   lambda v: v >= 0.45, lambda v: f"{v:.2f}"),
+            target("10,000 live sessions: server RSS under 50 MB", sess and sess / 1024, lambda v: v < 50, lambda v: f"{v:.1f} MB"),
+            target("1,000 idle SSE streams cost under 30 MB", growth, lambda v: v < 30, lambda v: f"{v:.1f} MB"),
+            target("cold start under 50 ms (SQLite)", med("coldstart/sqlite", "ms"), lambda v: v < 50, lambda v: f"{v:.1f} ms"),
+            ""]
+    analysis = os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis.md")
+    if os.path.exists(analysis):
+        out += [open(analysis).read().rstrip(), ""]
 print("\n".join(out))

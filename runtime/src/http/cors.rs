@@ -4,11 +4,41 @@
 
 use salvo::cors::{AllowHeaders, AllowOrigin, Cors, CorsHandler, ExposeHeaders};
 use salvo::http::Method;
-use salvo::http::header::HeaderName;
+use salvo::http::header::{self, HeaderName, HeaderValue};
+use salvo::prelude::*;
 
 use super::guard::OriginRules;
 
-pub fn cors(rules: OriginRules) -> CorsHandler {
+/// CORS for `/mcp`, applied only to requests from browsers (they carry
+/// `Origin`; CORS means nothing to other clients). Server-to-server clients such
+/// as Claude.ai's backend and the SDKs skip the work on every request; their
+/// responses still say `Vary: Origin`, so no cache mixes the two.
+pub fn cors(rules: OriginRules) -> BrowserCors {
+    BrowserCors(cors_handler(rules))
+}
+
+pub struct BrowserCors(CorsHandler);
+
+#[salvo::async_trait]
+impl Handler for BrowserCors {
+    async fn handle(
+        &self,
+        req: &mut Request,
+        depot: &mut Depot,
+        res: &mut Response,
+        ctrl: &mut FlowCtrl,
+    ) {
+        if req.headers().contains_key(header::ORIGIN) {
+            self.0.handle(req, depot, res, ctrl).await;
+        } else {
+            res.headers_mut()
+                .append(header::VARY, HeaderValue::from_static("origin"));
+            ctrl.call_next(req, depot, res).await;
+        }
+    }
+}
+
+fn cors_handler(rules: OriginRules) -> CorsHandler {
     Cors::new()
         .allow_origin(AllowOrigin::dynamic(move |origin, _req, _depot| {
             let origin = origin?;

@@ -532,3 +532,38 @@ backend_tests! {
         assert_eq!(r.headers()["allow"], "GET, POST, DELETE");
     }
 }
+
+// Issue 5: an SSE answer is written in several pieces (priming event,
+// notifications, response). Without TCP_NODELAY on accepted connections each
+// piece after the first waits for the client's delayed ACK (about 40 ms on
+// Linux), so every such call on a keep-alive connection takes 40 ms or more.
+// The server runs in its own process here, so the test's own runtime does not
+// slow it down; the median of 20 calls must stay well under 40 ms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_calls_do_not_stall_on_nagle() {
+    let db = gatehouse_tests::TestDb::sqlite().await;
+    let server =
+        gatehouse_tests::server::Process::testkit(env!("CARGO_BIN_EXE_testkit-server"), db.url());
+    let session = server.client().initialize("2025-11-25").await;
+    let mut took = Vec::new();
+    for _ in 0..20 {
+        let start = std::time::Instant::now();
+        let reply = session
+            .request(
+                "tools/call",
+                json!({ "name": "progress", "arguments": { "steps": 2 }, "_meta": { "progressToken": "t" } }),
+            )
+            .await;
+        took.push(start.elapsed());
+        assert!(
+            reply.is_sse() && reply.events.len() >= 4,
+            "several events: {reply:?}"
+        );
+    }
+    took.sort();
+    let median = took[took.len() / 2];
+    assert!(
+        median < std::time::Duration::from_millis(20),
+        "median SSE tools/call {median:?}: {took:?}"
+    );
+}

@@ -219,6 +219,25 @@ impl Session {
             .await
     }
 
+    /// Repeat a request until it is answered with something other than 200, or
+    /// `give_up` passes: the last reply and how long it took. For changes made by
+    /// another process or replica, which its caches may take up to a second to see.
+    pub async fn until_refused(
+        &self,
+        method: &str,
+        params: Value,
+        give_up: Duration,
+    ) -> (Reply, Duration) {
+        let since = std::time::Instant::now();
+        loop {
+            let reply = self.request(method, params.clone()).await;
+            if reply.status != StatusCode::OK || since.elapsed() > give_up {
+                return (reply, since.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// A request expected to succeed; returns its `result`.
     pub async fn call(&self, method: &str, params: Value) -> Value {
         let reply = self.request(method, params).await;

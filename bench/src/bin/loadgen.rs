@@ -121,11 +121,9 @@ impl Req {
     }
 
     fn post_form(path: &str, form: &[(&str, &str)]) -> Req {
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{k}={}", url_encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
         Req {
             method: Method::POST,
             path: path.into(),
@@ -136,17 +134,6 @@ impl Req {
             body: Bytes::from(body),
         }
     }
-}
-
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// A keep-alive HTTP/1.1 connection (TCP_NODELAY, as any HTTP client sets it).
@@ -280,11 +267,23 @@ trait Step: Send + 'static {
     }
 }
 
-/// The same request every time, answered with `expect` and a JSON-RPC result.
+/// The same request every time, answered with 200 (and, with `rpc`, a JSON-RPC
+/// result).
 struct Fixed {
     req: Req,
-    expect: StatusCode,
     rpc: bool,
+}
+
+impl Fixed {
+    /// One per connection.
+    fn each(req: &Req, rpc: bool, conns: usize) -> Vec<Fixed> {
+        (0..conns)
+            .map(|_| Fixed {
+                req: req.clone(),
+                rpc,
+            })
+            .collect()
+    }
 }
 
 impl Step for Fixed {
@@ -292,7 +291,7 @@ impl Step for Fixed {
         self.req.clone()
     }
     fn answer(&mut self, status: StatusCode, body: &[u8]) -> Result<(), String> {
-        if status != self.expect {
+        if status != StatusCode::OK {
             return Err(format!("{status}: {}", String::from_utf8_lossy(body)));
         }
         if self.rpc && rpc_result(body).is_none() {
@@ -440,18 +439,9 @@ async fn run(mode: Mode) -> Result<Value> {
     Ok(match mode {
         Mode::Bare { url, conns, secs } => {
             let u = split(&url)?;
-            let step = || Fixed {
-                req: Req::post_json(&u.path, &call_body(), &[]),
-                expect: StatusCode::OK,
-                rpc: false,
-            };
-            let (tally, elapsed) = drive(
-                &u.authority,
-                (0..conns).map(|_| step()).collect(),
-                secs,
-                None,
-            )
-            .await?;
+            let req = Req::post_json(&u.path, &call_body(), &[]);
+            let (tally, elapsed) =
+                drive(&u.authority, Fixed::each(&req, false, conns), secs, None).await?;
             tally.report("bare", conns, elapsed)
         }
         Mode::Call { url, conns, secs } => {
@@ -468,13 +458,7 @@ async fn run(mode: Mode) -> Result<Value> {
                     ("mcp-protocol-version", VERSION),
                 ],
             );
-            let steps = (0..conns)
-                .map(|_| Fixed {
-                    req: req.clone(),
-                    expect: StatusCode::OK,
-                    rpc: true,
-                })
-                .collect();
+            let steps = Fixed::each(&req, true, conns);
             let (tally, elapsed) = drive(&u.authority, steps, secs, None).await?;
             tally.report("call", conns, elapsed)
         }
@@ -486,13 +470,7 @@ async fn run(mode: Mode) -> Result<Value> {
                 &initialize_body(),
                 &[("authorization", &bearer(&tokens))],
             );
-            let steps = (0..conns)
-                .map(|_| Fixed {
-                    req: req.clone(),
-                    expect: StatusCode::OK,
-                    rpc: true,
-                })
-                .collect();
+            let steps = Fixed::each(&req, true, conns);
             let (tally, elapsed) = drive(&u.authority, steps, secs, None).await?;
             tally.report("initialize", conns, elapsed)
         }
@@ -505,13 +483,7 @@ async fn run(mode: Mode) -> Result<Value> {
                 &[("authorization", &bearer(&tokens))],
             );
             let per = count.div_ceil(conns);
-            let steps = (0..conns)
-                .map(|_| Fixed {
-                    req: req.clone(),
-                    expect: StatusCode::OK,
-                    rpc: true,
-                })
-                .collect();
+            let steps = Fixed::each(&req, true, conns);
             let (tally, elapsed) = drive(&u.authority, steps, 3600.0, Some(per)).await?;
             tally.report("sessions", conns, elapsed)
         }

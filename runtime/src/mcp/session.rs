@@ -104,13 +104,9 @@ impl Sessions {
     /// confirm the id exists (MCP-REQUIREMENTS 4.3).
     pub(crate) async fn get(&self, id: &str, owner: &str) -> StoreResult<Option<Session>> {
         let now = now_ms();
-        let cached = self
-            .cache
-            .get(id)
-            .filter(|entry| now - entry.1 < REREAD_MS)
-            .map(|entry| entry.0.clone());
-        let (mut session, read_at) = match cached {
-            Some(s) => (s, None),
+        let cached = self.cache.get(id).filter(|entry| now - entry.1 < REREAD_MS);
+        let (mut session, read_at, from_store) = match cached {
+            Some(entry) => (entry.0.clone(), entry.1, false),
             None => {
                 let Some(row) = self.store.session(id, now).await? else {
                     self.cache.remove(id);
@@ -119,7 +115,7 @@ impl Sessions {
                 let Some(session) = Session::from_row(row) else {
                     return Ok(None);
                 };
-                (session, Some(now))
+                (session, now, true)
             }
         };
         if session.owner != owner {
@@ -131,29 +127,28 @@ impl Sessions {
             self.store.touch_session(id, now, self.expiry(now)).await?;
             session.last_seen = now;
         }
-        if read_at.is_some() || touched {
-            let read_at = read_at.unwrap_or_else(|| self.cache.get(id).map_or(now, |e| e.1));
+        if from_store || touched {
             self.cache
                 .insert(id.to_string(), Arc::new((session.clone(), read_at)));
         }
         Ok(Some(session))
     }
 
+    /// (Whether a session is initialized is not part of the cached `Session`.)
     pub(crate) async fn mark_initialized(&self, id: &str) -> StoreResult<()> {
-        self.cache.remove(id);
         self.store.mark_initialized(id).await
     }
 
     pub(crate) async fn set_log_level(&self, id: &str, level: LogLevel) -> StoreResult<()> {
-        self.cache.remove(id);
         self.store.set_log_level(id, level.as_str()).await?;
+        // After the write: a read racing it cannot leave the old level cached.
         self.cache.remove(id);
         Ok(())
     }
 
     pub(crate) async fn delete(&self, id: &str) -> StoreResult<bool> {
-        self.cache.remove(id);
         let deleted = self.store.delete_session(id).await?;
+        // After the write: a read racing it cannot leave the session cached.
         self.cache.remove(id);
         Ok(deleted)
     }

@@ -139,11 +139,17 @@ impl Store {
         self.revocations.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    /// Something was revoked through this handle: caches that remember what
-    /// was valid must check again.
-    pub(crate) fn revoked(&self) {
+    /// Run `write`, which revokes something, then count it: after the write, so
+    /// a cache that read "active" before the write re-reads
+    /// ([`Store::revocations`]).
+    pub(crate) async fn revoking<T>(
+        &self,
+        write: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        let result = write.await;
         self.revocations
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        result
     }
 
     pub fn backend(&self) -> Backend {

@@ -247,9 +247,7 @@ impl Store {
 
     /// Disable a user: their sessions, grants and tokens stop working.
     pub async fn disable_user(&self, id: &str, now: i64) -> StoreResult<bool> {
-        // Counted after the write, so a cache that read "active" before it
-        // re-reads (Store::revocations).
-        let result = async {
+        self.revoking(async {
             on_pool!(self, |pool| {
                 let done = sqlx::query(
                     "UPDATE users SET disabled_at = $2 WHERE id = $1 AND disabled_at IS NULL",
@@ -269,10 +267,8 @@ impl Store {
                     .await?;
                 Ok(done.rows_affected() > 0)
             })
-        }
-        .await;
-        self.revoked();
-        result
+        })
+        .await
     }
 
     // --- clients ----------------------------------------------------------------
@@ -344,9 +340,7 @@ impl Store {
 
     /// Revoke a client and every token family issued to it.
     pub async fn revoke_client(&self, id: &str, now: i64) -> StoreResult<bool> {
-        // Counted after the write, so a cache that read "active" before it
-        // re-reads (Store::revocations).
-        let result = async {
+        self.revoking(async {
             on_pool!(self, |pool| {
                 let done = sqlx::query(
                     "UPDATE oauth_clients SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
@@ -362,10 +356,8 @@ impl Store {
                     .await?;
                 Ok(done.rows_affected() > 0)
             })
-        }
-        .await;
-        self.revoked();
-        result
+        })
+        .await
     }
 
     pub async fn touch_client(&self, id: &str, now: i64) -> StoreResult<()> {
@@ -535,9 +527,7 @@ impl Store {
         client_id: Option<&str>,
         now: i64,
     ) -> StoreResult<u64> {
-        // Counted after the write, so a cache that read "active" before it
-        // re-reads (Store::revocations).
-        let result = async {
+        self.revoking(async {
             on_pool!(self, |pool| {
                 let done = sqlx::query(
                     "DELETE FROM oauth_consents WHERE user_id = $1 AND ($2 IS NULL OR client_id = $2)",
@@ -557,10 +547,8 @@ impl Store {
                 .await?;
                 Ok(done.rows_affected())
             })
-        }
-        .await;
-        self.revoked();
-        result
+        })
+        .await
     }
 
     // --- codes, families, tokens -------------------------------------------------------
@@ -631,9 +619,7 @@ impl Store {
     }
 
     pub async fn revoke_family(&self, id: &str, now: i64) -> StoreResult<()> {
-        // Counted after the write, so a cache that read "active" before it
-        // re-reads (Store::revocations).
-        let result = async {
+        self.revoking(async {
             on_pool!(self, |pool| {
                 sqlx::query(
                     "UPDATE oauth_families SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
@@ -644,10 +630,8 @@ impl Store {
                 .await?;
                 Ok(())
             })
-        }
-        .await;
-        self.revoked();
-        result
+        })
+        .await
     }
 
     pub async fn insert_access_token(
@@ -695,9 +679,7 @@ impl Store {
 
     /// Revoke one access token; returns its family's client, if it exists.
     pub async fn revoke_access_token(&self, jti: &str, now: i64) -> StoreResult<()> {
-        // Counted after the write, so a cache that read "active" before it
-        // re-reads (Store::revocations).
-        let result = async {
+        self.revoking(async {
             on_pool!(self, |pool| {
                 sqlx::query("UPDATE oauth_access_tokens SET revoked_at = $2 WHERE jti = $1 AND revoked_at IS NULL")
                     .bind(jti)
@@ -706,10 +688,8 @@ impl Store {
                     .await?;
                 Ok(())
             })
-        }
-        .await;
-        self.revoked();
-        result
+        })
+        .await
     }
 
     pub async fn insert_refresh_token(

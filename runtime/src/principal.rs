@@ -1,9 +1,12 @@
 //! Who is calling: the internal user id a request runs for. With `auth: none` every
 //! caller is the one local user; with OAuth, the token's subject, client and scopes.
 
+use std::sync::Arc;
+
 use salvo::prelude::*;
 
-/// The caller of a request, as later handlers find it in the depot.
+/// The caller of a request, as later handlers find it in the depot (as an
+/// `Arc<Principal>`: a request passes it along without copying it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// Internal user id: session owner, tool context, data key.
@@ -39,7 +42,7 @@ impl Handler for LocalUser {
         res: &mut Response,
         ctrl: &mut FlowCtrl,
     ) {
-        depot.insert_typed(Principal::local());
+        depot.insert_typed(Arc::new(Principal::local()));
         ctrl.call_next(req, depot, res).await;
     }
 }

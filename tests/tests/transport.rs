@@ -456,6 +456,27 @@ backend_tests! {
             "another session cannot resume this session's stream");
     }
 
+    // T-12: a client whose POST connection drops while the reply is still
+    // undecided (no event sent yet, so it could still be plain JSON) has not
+    // cancelled anything: the tool runs to its end. (A lone request runs in the
+    // POST's own task until then, so this is what moves it to a task of its own.)
+    async fn dropped_post_does_not_stop_the_tool(db) {
+        let server = kit(&db).await;
+        let session = server.client().initialize("2025-11-25").await;
+        let mut stream = session.stream(None).await;
+        stream.next_event(WAIT).await.unwrap(); // priming
+        let post = session.post().json(&json!({ "jsonrpc": "2.0", "id": 9, "method": "tools/call",
+            "params": { "name": "announce", "arguments": { "count": 3, "interval_ms": 150 } } })).send();
+        let gave_up = tokio::time::timeout(Duration::from_millis(75), post).await;
+        assert!(gave_up.is_err(), "the client hung up before the answer");
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let e = stream.next_event(WAIT).await.expect("the tool goes on after the POST is gone");
+            seen.push(e.json().unwrap()["params"]["data"]["n"].clone());
+        }
+        assert_eq!(seen, [json!(1), json!(2), json!(3)]);
+    }
+
     // DELETE ends the session's open streams too.
     async fn delete_closes_streams(db) {
         let server = kit(&db).await;

@@ -1,9 +1,14 @@
 //! The baseline: a bare salvo handler that parses a JSON body and writes it back,
-//! on the same salvo, tokio and serde_json as gatehouse. What the hot path is
+//! on the same salvo, tokio, serde_json and allocator as gatehouse. What the hot path is
 //! compared with ("the physical limit of this stack on this machine").
 //!   bare-echo 127.0.0.1:PORT      (POST /echo)
 
 use salvo::prelude::*;
+
+// The allocator gatehouse servers run with (its default feature `mimalloc`), so
+// the baseline is the same stack.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[handler]
 async fn echo(req: &mut Request, res: &mut Response) {

@@ -38,15 +38,13 @@ impl OriginRules {
         let Some(hosts) = &self.hosts else {
             return true;
         };
-        let name = match host.strip_prefix('[') {
-            Some(v6) => v6
-                .split(']')
-                .next()
-                .map(|h| format!("[{h}]"))
-                .unwrap_or_default(),
-            None => host.rsplit_once(':').map_or(host, |(h, _)| h).to_string(),
+        // The host without its port; an IPv6 literal keeps its brackets.
+        let name = match host.find(']') {
+            Some(end) if host.starts_with('[') => &host[..=end],
+            Some(_) => return false,
+            None => host.rsplit_once(':').map_or(host, |(h, _)| h),
         };
-        hosts.iter().any(|h| h.eq_ignore_ascii_case(&name))
+        hosts.iter().any(|h| h.eq_ignore_ascii_case(name))
     }
 
     fn check(&self, req: &Request) -> Result<(), TransportError> {

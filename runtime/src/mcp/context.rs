@@ -12,7 +12,9 @@ use tokio_util::sync::CancellationToken;
 use super::core::Core;
 use super::jsonrpc::{self, RequestId};
 use super::outbound::Outbound;
+use super::session::Session;
 use super::version::ProtocolVersion;
+use crate::principal::Principal;
 
 /// Severity of a log message (`logging/setLevel`, `notifications/message`), in
 /// increasing order.
@@ -185,31 +187,23 @@ pub struct Context {
 
 struct Inner {
     core: Arc<Core>,
-    user_id: String,
-    client_id: Option<String>,
-    scopes: Option<Vec<String>>,
-    session_id: String,
+    session: Session,
+    principal: Arc<Principal>,
     request_id: RequestId,
-    version: ProtocolVersion,
     progress_token: Option<Value>,
-    log_level: Option<LogLevel>,
-    client_capabilities: Value,
     out: Outbound,
     cancel: CancellationToken,
     last_progress: Mutex<Option<f64>>,
 }
 
+/// What a request's context is made of; the session and the caller are shared,
+/// not copied.
 pub(crate) struct ContextParts {
     pub core: Arc<Core>,
-    pub user_id: String,
-    pub client_id: Option<String>,
-    pub scopes: Option<Vec<String>>,
-    pub session_id: String,
+    pub session: Session,
+    pub principal: Arc<Principal>,
     pub request_id: RequestId,
-    pub version: ProtocolVersion,
     pub progress_token: Option<Value>,
-    pub log_level: Option<LogLevel>,
-    pub client_capabilities: Value,
     pub out: Outbound,
     pub cancel: CancellationToken,
 }
@@ -219,15 +213,10 @@ impl Context {
         Context {
             inner: Arc::new(Inner {
                 core: p.core,
-                user_id: p.user_id,
-                client_id: p.client_id,
-                scopes: p.scopes,
-                session_id: p.session_id,
+                session: p.session,
+                principal: p.principal,
                 request_id: p.request_id,
-                version: p.version,
                 progress_token: p.progress_token,
-                log_level: p.log_level,
-                client_capabilities: p.client_capabilities,
                 out: p.out,
                 cancel: p.cancel,
                 last_progress: Mutex::new(None),
@@ -237,22 +226,22 @@ impl Context {
 
     /// The internal id of the user the request runs for.
     pub fn user_id(&self) -> &str {
-        &self.inner.user_id
+        &self.inner.session.owner
     }
 
     /// The OAuth client the caller's token was issued to (`None` without OAuth).
     pub fn client_id(&self) -> Option<&str> {
-        self.inner.client_id.as_deref()
+        self.inner.principal.client_id.as_deref()
     }
 
     /// The scopes the caller's token grants (`None` without OAuth).
     pub fn scopes(&self) -> Option<&[String]> {
-        self.inner.scopes.as_deref()
+        self.inner.principal.scopes.as_deref()
     }
 
     /// The MCP session.
     pub fn session_id(&self) -> &str {
-        &self.inner.session_id
+        &self.inner.session.id
     }
 
     /// The JSON-RPC id of the request.
@@ -262,12 +251,12 @@ impl Context {
 
     /// The protocol version negotiated for the session.
     pub fn protocol_version(&self) -> ProtocolVersion {
-        self.inner.version
+        self.inner.session.version
     }
 
     /// The capabilities the client declared at `initialize`.
     pub fn client_capabilities(&self) -> &Value {
-        &self.inner.client_capabilities
+        &self.inner.session.client_capabilities
     }
 
     /// Whether the client cancelled the request (`notifications/cancelled`). A
@@ -309,7 +298,7 @@ impl Context {
     /// Send a log message to the client (`notifications/message`) when its level
     /// passes the session's `logging/setLevel` (default: warning and above).
     pub fn log(&self, level: LogLevel, logger: Option<&str>, data: impl Serialize) {
-        let threshold = self.inner.log_level.unwrap_or(LogLevel::Warning);
+        let threshold = self.inner.session.log_level.unwrap_or(LogLevel::Warning);
         if level < threshold {
             return;
         }
@@ -336,7 +325,7 @@ impl Context {
     /// `retry` interval and receives the rest, the response included. Earlier
     /// versions have no priming event to resume from, so for them this does nothing.
     pub fn close_stream(&self) {
-        if self.inner.version.is_2025_11_25_or_later() {
+        if self.inner.session.version.is_2025_11_25_or_later() {
             self.inner.out.disconnect();
         }
     }
@@ -352,7 +341,7 @@ impl Context {
         let message = jsonrpc::notification(method, params);
         self.inner
             .core
-            .notify_session(&self.inner.session_id, &message)
+            .notify_session(&self.inner.session.id, &message)
             .await
             .map_err(ToolError::internal)
     }
@@ -362,7 +351,7 @@ impl Context {
     pub async fn request(&self, method: &str, params: Value) -> Result<Value, ClientRequestError> {
         let core = self.inner.core.clone();
         core.client_request(
-            &self.inner.session_id,
+            &self.inner.session.id,
             &self.inner.out,
             &self.inner.cancel,
             method,
@@ -373,7 +362,13 @@ impl Context {
 
     /// `sampling/createMessage`: ask the client's model for a completion.
     pub async fn create_message(&self, params: Value) -> Result<Value, ClientRequestError> {
-        if self.inner.client_capabilities.get("sampling").is_none() {
+        if self
+            .inner
+            .session
+            .client_capabilities
+            .get("sampling")
+            .is_none()
+        {
             return Err(ClientRequestError::Unsupported("sampling"));
         }
         self.request("sampling/createMessage", params).await
@@ -381,8 +376,17 @@ impl Context {
 
     /// `elicitation/create`: ask the user for input (2025-06-18 and later).
     pub async fn elicit(&self, params: Value) -> Result<Value, ClientRequestError> {
-        if self.inner.client_capabilities.get("elicitation").is_none()
-            || !self.inner.version.has_titles_and_structured_output()
+        if self
+            .inner
+            .session
+            .client_capabilities
+            .get("elicitation")
+            .is_none()
+            || !self
+                .inner
+                .session
+                .version
+                .has_titles_and_structured_output()
         {
             return Err(ClientRequestError::Unsupported("elicitation"));
         }

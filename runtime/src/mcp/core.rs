@@ -73,6 +73,18 @@ impl Default for Settings {
     }
 }
 
+/// A method's result: JSON the method built, or a tool's result, serialized
+/// straight into the response without a JSON tree in between.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Answer {
+    Value(Value),
+    Tool(ToolResult),
+}
+
+/// A client request's run ([`Core::request_run`]).
+pub(crate) type RequestRun = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 pub(crate) struct Core {
     pub catalog: Catalog,
     pub handlers: Arc<dyn Handlers>,
@@ -133,7 +145,7 @@ impl Core {
         &self,
         owner: &str,
         req: Request,
-    ) -> Result<(Session, Value), McpError> {
+    ) -> Result<(Session, String), McpError> {
         let params = params_object(req.params)?;
         let requested = params
             .get("protocolVersion")
@@ -168,7 +180,7 @@ impl Core {
             result["instructions"] = json!(i);
         }
         tracing::info!(session = %session.id, %version, client = %client_info["name"], "session created");
-        Ok((session, jsonrpc::result_response(&req.id, result)))
+        Ok((session, jsonrpc::result_message(&req.id, &result)))
     }
 
     /// The scopes a `tools/call` needs that the caller's token lacks (A-RS-10);
@@ -256,21 +268,37 @@ impl Core {
     pub(crate) fn spawn_request(
         self: &Arc<Self>,
         session: &Session,
-        principal: &Principal,
+        principal: &Arc<Principal>,
         req: Request,
         out: Outbound,
     ) {
+        tokio::spawn(self.request_run(session, principal, req, out));
+    }
+
+    /// A client request's whole run as a future: registered for cancellation
+    /// (`notifications/cancelled`), answered on `out` (nothing when cancelled), a
+    /// panicking handler answered with an internal error. The caller drives it in
+    /// a task of its own ([`Core::spawn_request`]) or, for a lone request, in the
+    /// POST's task until it must outlive it ([`super::streams::reply`]).
+    pub(crate) fn request_run(
+        self: &Arc<Self>,
+        session: &Session,
+        principal: &Arc<Principal>,
+        req: Request,
+        out: Outbound,
+    ) -> RequestRun {
         let core = self.clone();
         let session = session.clone();
         let principal = principal.clone();
-        // The request's own task keeps the HTTP request's span (and its request id).
+        // The run keeps the HTTP request's span (and its request id).
         let span = tracing::info_span!("rpc", method = %req.method, session = %session.id);
-        tokio::spawn(
+        Box::pin(
             async move {
             let key = req.id.key();
             let (cancel, _guard) = core.inflight.start(&session.id, &key);
             let id = req.id.clone();
-            let work = AssertUnwindSafe(core.request(&session, &principal, req, out.clone(), cancel.clone()))
+            let version = session.version;
+            let work = AssertUnwindSafe(core.request(session, principal, req, out.clone(), cancel.clone()))
                 .catch_unwind();
             // Biased: once cancelled, no response is sent, even if the handler
             // noticed the cancellation and finished in the same instant.
@@ -278,33 +306,34 @@ impl Core {
                 biased;
                 _ = cancel.cancelled() => None,
                 done = work => Some(match done {
-                    Ok(Ok(result)) => jsonrpc::result_response(&id, result),
+                    Ok(Ok(result)) => jsonrpc::result_message(&id, &result),
                     Ok(Err(e)) => {
                         if let McpError::Internal(detail) = &e {
                             tracing::error!(error = %detail, "request failed");
                         }
-                        jsonrpc::error_response(Some(&id), &e, session.version)
+                        jsonrpc::error_response(Some(&id), &e, version).to_string()
                     }
                     Err(_) => {
                         tracing::error!("a handler panicked");
-                        jsonrpc::error_response(Some(&id), &McpError::internal("panic"), session.version)
+                        jsonrpc::error_response(Some(&id), &McpError::internal("panic"), version)
+                            .to_string()
                     }
                 }),
             };
             out.finish(response);
         }
             .instrument(span),
-        );
+        )
     }
 
     async fn request(
         self: &Arc<Self>,
-        session: &Session,
-        principal: &Principal,
+        session: Session,
+        principal: Arc<Principal>,
         req: Request,
         out: Outbound,
         cancel: CancellationToken,
-    ) -> Result<Value, McpError> {
+    ) -> Result<Answer, McpError> {
         let progress_token = req
             .params
             .as_ref()
@@ -312,23 +341,18 @@ impl Core {
             .and_then(|m| m.get("progressToken"))
             .filter(|t| t.is_string() || t.is_i64())
             .cloned();
+        let v = session.version;
         let ctx = Context::new(ContextParts {
             core: self.clone(),
-            user_id: session.owner.clone(),
-            client_id: principal.client_id.clone(),
-            scopes: principal.scopes.clone(),
-            session_id: session.id.clone(),
+            session: session.clone(),
+            principal,
             request_id: req.id.clone(),
-            version: session.version,
             progress_token,
-            log_level: session.log_level,
-            client_capabilities: session.client_capabilities.clone(),
             out,
             cancel,
         });
-        let v = session.version;
         let params = req.params;
-        match req.method.as_str() {
+        let result = match req.method.as_str() {
             "ping" => Ok(json!({})),
             "initialize" => Err(McpError::InvalidRequest(
                 "`initialize` starts a new session; send it without Mcp-Session-Id".into(),
@@ -343,7 +367,10 @@ impl Core {
                     .collect();
                 self.page("tools", &tools, &p)
             }
-            "tools/call" => self.call_tool(ctx, params_object(params)?).await,
+            "tools/call" => {
+                let result = self.call_tool(ctx, params_object(params)?).await?;
+                return Ok(Answer::Tool(result));
+            }
             "prompts/list" if self.catalog.has_prompts() => {
                 let p = params_object(params)?;
                 let prompts: Vec<Value> = self
@@ -388,7 +415,7 @@ impl Core {
                     .ok_or_else(|| McpError::InvalidParams("`uri` must be a string".into()))?;
                 if req.method == "resources/unsubscribe" {
                     self.store.unsubscribe(&session.id, uri).await?;
-                    return Ok(json!({}));
+                    return Ok(Answer::Value(json!({})));
                 }
                 match self.catalog.resources.iter().find(|r| r.info.uri == uri) {
                     Some(r) if r.subscribe => {
@@ -422,7 +449,8 @@ impl Core {
                 self.complete(ctx, params_object(params)?).await
             }
             other => Err(McpError::MethodNotFound(other.to_string())),
-        }
+        };
+        result.map(Answer::Value)
     }
 
     fn page(
@@ -446,8 +474,16 @@ impl Core {
 
     // --- tools ---------------------------------------------------------------------
 
-    async fn call_tool(&self, ctx: Context, params: Map<String, Value>) -> Result<Value, McpError> {
+    async fn call_tool(
+        &self,
+        ctx: Context,
+        mut params: Map<String, Value>,
+    ) -> Result<ToolResult, McpError> {
         let v = ctx.protocol_version();
+        let args = match params.remove("arguments") {
+            None | Some(Value::Null) => json!({}),
+            Some(a) => a,
+        };
         let name = params
             .get("name")
             .and_then(Value::as_str)
@@ -456,25 +492,22 @@ impl Core {
             .catalog
             .tool(name)
             .ok_or_else(|| McpError::InvalidParams(format!("Unknown tool: {name}")))?;
-        let args = match params.get("arguments") {
-            None | Some(Value::Null) => json!({}),
-            Some(a) => a.clone(),
-        };
-        let problems: Vec<String> = tool
-            .validator
-            .iter_errors(&args)
-            .map(|e| {
-                let at = e.instance_path().to_string();
-                if at.is_empty() {
-                    e.to_string()
-                } else {
-                    format!("{at}: {e}")
-                }
-            })
-            .collect();
-        let outcome = if problems.is_empty() {
+        // The quick yes/no first; the list of problems only for bad arguments.
+        let outcome = if tool.validator.is_valid(&args) {
             self.handlers.call_tool(name, ctx, args).await
         } else {
+            let problems: Vec<String> = tool
+                .validator
+                .iter_errors(&args)
+                .map(|e| {
+                    let at = e.instance_path().to_string();
+                    if at.is_empty() {
+                        e.to_string()
+                    } else {
+                        format!("{at}: {e}")
+                    }
+                })
+                .collect();
             Err(ToolError::InvalidArguments(problems.join("; ")))
         };
         let result = match outcome {
@@ -493,7 +526,7 @@ impl Core {
                 ToolResult::error(format!("Tool {name} failed with an internal error."))
             }
         };
-        Ok(json!(result.for_version(v)))
+        Ok(result.into_version(v))
     }
 
     // --- prompts -------------------------------------------------------------------

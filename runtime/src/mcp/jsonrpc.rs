@@ -99,7 +99,7 @@ pub fn parse_message(value: Value) -> Result<Message, Malformed> {
                 .ok_or_else(|| invalid(None, "`id` must be a string or an integer"))?,
         ),
     };
-    if obj.get("jsonrpc") != Some(&Value::String("2.0".into())) {
+    if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
         return Err(invalid(id, "`jsonrpc` must be \"2.0\""));
     }
     if let Some(method) = obj.get("method") {
@@ -146,6 +146,26 @@ fn invalid(id: Option<RequestId>, why: &str) -> Malformed {
 /// `{"jsonrpc":"2.0","id":…,"result":…}`
 pub fn result_response(id: &RequestId, result: Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": id.to_value(), "result": result })
+}
+
+/// [`result_response`] serialized straight from the result, the form a response
+/// takes on the wire (a JSON body or an SSE event's data): JSON written once.
+pub fn result_message<T: Serialize + ?Sized>(id: &RequestId, result: &T) -> String {
+    #[derive(Serialize)]
+    struct Success<'a, T: ?Sized> {
+        jsonrpc: &'static str,
+        id: &'a RequestId,
+        result: &'a T,
+    }
+    let message = Success {
+        jsonrpc: "2.0",
+        id,
+        result,
+    };
+    serde_json::to_string(&message).unwrap_or_else(|e| {
+        let error = McpError::internal(format!("the result could not be serialized: {e}"));
+        error_response(Some(id), &error, ProtocolVersion::LATEST).to_string()
+    })
 }
 
 /// An error response. Without an id (a message that could not be read), 2025-11-25

@@ -9,8 +9,9 @@ use tokio::sync::mpsc;
 pub(crate) enum StreamItem {
     /// A notification or a server-to-client request.
     Message(Value),
-    /// The response; `None` when the request was cancelled (no response is sent).
-    Final(Option<Value>),
+    /// The response, serialized; `None` when the request was cancelled (no
+    /// response is sent).
+    Final(Option<String>),
     /// Close the connection but not the stream (SEP-1699 polling): the client
     /// reconnects with `Last-Event-ID` and gets the rest from the log.
     Disconnect,
@@ -37,7 +38,7 @@ impl Outbound {
         let _ = self.tx.send(StreamItem::Disconnect);
     }
 
-    pub(crate) fn finish(&self, response: Option<Value>) {
+    pub(crate) fn finish(&self, response: Option<String>) {
         let _ = self.tx.send(StreamItem::Final(response));
     }
 }

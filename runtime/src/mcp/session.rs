@@ -15,9 +15,13 @@ use crate::store::{SessionRow, Store, StoreResult, now_ms};
 /// shorter); requests within this window do not write.
 const TOUCH_EVERY_MS: i64 = 60_000;
 
-/// A live session as a request sees it.
+/// A live session as a request sees it: shared, so handing it to a request, its
+/// context and its stream copies a pointer, not the client's capabilities.
 #[derive(Debug, Clone)]
-pub(crate) struct Session {
+pub(crate) struct Session(Arc<SessionState>);
+
+#[derive(Debug, Clone)]
+pub(crate) struct SessionState {
     pub id: String,
     pub owner: String,
     pub version: ProtocolVersion,
@@ -26,9 +30,17 @@ pub(crate) struct Session {
     last_seen: i64,
 }
 
+impl std::ops::Deref for Session {
+    type Target = SessionState;
+
+    fn deref(&self) -> &SessionState {
+        &self.0
+    }
+}
+
 impl Session {
     fn from_row(row: SessionRow) -> Option<Session> {
-        Some(Session {
+        Some(Session(Arc::new(SessionState {
             version: ProtocolVersion::parse(&row.protocol_version)?,
             client_capabilities: serde_json::from_str(&row.client_capabilities)
                 .unwrap_or(Value::Null),
@@ -36,7 +48,15 @@ impl Session {
             owner: row.owner,
             last_seen: row.last_seen,
             id: row.id,
-        })
+        })))
+    }
+
+    /// The same session, seen at `now`.
+    fn touched(&self, now: i64) -> Session {
+        Session(Arc::new(SessionState {
+            last_seen: now,
+            ..SessionState::clone(&self.0)
+        }))
     }
 }
 
@@ -54,7 +74,7 @@ pub(crate) struct Sessions {
     store: Store,
     idle_timeout: Duration,
     /// id → the session and when it was read.
-    cache: Arc<Cache<String, Arc<(Session, i64)>>>,
+    cache: Arc<Cache<String, (Session, i64)>>,
 }
 
 /// A session id: 128 random bits as 32 hex digits, visible ASCII only (T-18).
@@ -106,7 +126,7 @@ impl Sessions {
         let now = now_ms();
         let cached = self.cache.get(id).filter(|entry| now - entry.1 < REREAD_MS);
         let (mut session, read_at, from_store) = match cached {
-            Some(entry) => (entry.0.clone(), entry.1, false),
+            Some((session, read_at)) => (session, read_at, false),
             None => {
                 let Some(row) = self.store.session(id, now).await? else {
                     self.cache.remove(id);
@@ -125,11 +145,11 @@ impl Sessions {
         let touched = now - session.last_seen > every;
         if touched {
             self.store.touch_session(id, now, self.expiry(now)).await?;
-            session.last_seen = now;
+            session = session.touched(now);
         }
         if from_store || touched {
             self.cache
-                .insert(id.to_string(), Arc::new((session.clone(), read_at)));
+                .insert(id.to_string(), (session.clone(), read_at));
         }
         Ok(Some(session))
     }

@@ -14,7 +14,7 @@ use tokio::sync::{broadcast, mpsc};
 use tracing::Instrument;
 
 use super::broker::Signal;
-use super::core::Core;
+use super::core::{Core, RequestRun};
 use super::outbound::StreamItem;
 use super::session::Session;
 use super::version::ProtocolVersion;
@@ -27,8 +27,10 @@ pub(crate) const STANDALONE: &str = "g";
 pub(crate) enum Reply {
     /// 202: nothing to answer (only notifications/responses, or all cancelled).
     Accepted,
-    /// 200 `application/json`: one response, or an array for a batch.
-    Json(Value),
+    /// 200 `application/json`: one response, or an array for a batch, serialized.
+    Json(String),
+    /// 200 with no body (a DELETE).
+    Done,
     /// 200 `text/event-stream`.
     Sse(mpsc::Receiver<Bytes>),
 }
@@ -78,23 +80,33 @@ const KEEPALIVE: &[u8] = b": keep-alive\n\n";
 
 /// The reply to a POST that carries `expected` requests: JSON when every
 /// response is ready before anything else needs sending (and before the
-/// keep-alive interval), otherwise SSE, every event logged. The JSON case runs
-/// in the caller's task (the hot path: no extra task, no extra channel); only
-/// a switch to SSE spawns the task that writes the stream.
+/// keep-alive interval), otherwise SSE, every event logged.
+///
+/// `run` is a lone request's run, driven here, in the POST's task, while the
+/// reply may still be JSON: a quick answer then costs no task, no channel
+/// wake-up and no timer (the deadline is only armed once the run has to wait).
+/// A switch to SSE moves the run to a task of its own, and so does the POST
+/// going away first (a disconnect is not a cancellation, T-12).
 pub(crate) async fn reply(
     core: std::sync::Arc<Core>,
     session: Session,
     mut rx: mpsc::UnboundedReceiver<StreamItem>,
+    run: Option<RequestRun>,
     expected: usize,
     batch: bool,
 ) -> Reply {
-    let mut finals: Vec<Value> = Vec::new();
+    let mut run = Detachable(run);
+    let mut finals: Vec<String> = Vec::new();
     let mut done = 0usize;
     let deadline = tokio::time::sleep(core.settings.keepalive);
     tokio::pin!(deadline);
     let mut disconnect = false;
     let first_message = loop {
         tokio::select! {
+            // Biased: the run first, then what it sent; the deadline is polled
+            // (and registered with the timer) only when both must wait.
+            biased;
+            () = std::future::poll_fn(|cx| run.poll(cx)), if run.is_running() => {}
             item = rx.recv() => match item {
                 Some(StreamItem::Final(response)) => {
                     done += 1;
@@ -113,6 +125,7 @@ pub(crate) async fn reply(
             _ = &mut deadline => break None,
         }
     };
+    run.detach();
     let (tx, body) = mpsc::channel::<Bytes>(64);
     let stream = SseStart {
         finals,
@@ -125,9 +138,49 @@ pub(crate) async fn reply(
     Reply::Sse(body)
 }
 
+/// A request's run that moves to a task of its own when whoever drives it stops
+/// (see [`reply`]); it is never dropped unfinished.
+struct Detachable(Option<RequestRun>);
+
+impl Detachable {
+    fn is_running(&self) -> bool {
+        self.0.is_some()
+    }
+
+    fn poll(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        let Some(run) = self.0.as_mut() else {
+            return std::task::Poll::Ready(());
+        };
+        let done = run.as_mut().poll(cx);
+        if done.is_ready() {
+            self.0 = None;
+        }
+        done
+    }
+
+    /// Go on in a task of its own.
+    fn detach(&mut self) {
+        if let Some(run) = self.0.take() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(run);
+                }
+                // Only when the runtime itself is shutting down.
+                Err(_) => tracing::warn!("a request was dropped unfinished at shutdown"),
+            }
+        }
+    }
+}
+
+impl Drop for Detachable {
+    fn drop(&mut self) {
+        self.detach();
+    }
+}
+
 /// Where a POST's reply stood when it became a stream.
 struct SseStart {
-    finals: Vec<Value>,
+    finals: Vec<String>,
     first_message: Option<Value>,
     disconnect: bool,
     done: usize,
@@ -153,7 +206,7 @@ async fn write_sse(
         sse.send(&response, false).await;
     }
     if let Some(m) = first_message {
-        sse.send(&m, false).await;
+        sse.send(&m.to_string(), false).await;
     }
     if disconnect {
         sse.disconnect();
@@ -163,7 +216,7 @@ async fn write_sse(
     while done < expected {
         tokio::select! {
             item = rx.recv() => match item {
-                Some(StreamItem::Message(m)) => sse.send(&m, false).await,
+                Some(StreamItem::Message(m)) => sse.send(&m.to_string(), false).await,
                 Some(StreamItem::Disconnect) => sse.disconnect(),
                 Some(StreamItem::Final(response)) => {
                     done += 1;
@@ -181,11 +234,11 @@ async fn write_sse(
     }
 }
 
-fn json_reply(mut finals: Vec<Value>, batch: bool) -> Reply {
+fn json_reply(mut finals: Vec<String>, batch: bool) -> Reply {
     match (finals.len(), batch) {
         (0, _) => Reply::Accepted,
-        (_, true) => Reply::Json(Value::Array(finals)),
-        (_, false) => Reply::Json(finals.remove(0)),
+        (_, true) => Reply::Json(format!("[{}]", finals.join(","))),
+        (_, false) => Reply::Json(finals.swap_remove(0)),
     }
 }
 
@@ -239,12 +292,12 @@ impl<'a> SseWriter<'a> {
         self.tx = None;
     }
 
-    async fn send(&mut self, message: &Value, end: bool) {
-        let text = message.to_string();
+    /// One serialized JSON-RPC message.
+    async fn send(&mut self, text: &str, end: bool) {
         let logged = self
             .core
             .store
-            .append_event(&self.session.id, &self.stream, &text, end, now_ms())
+            .append_event(&self.session.id, &self.stream, text, end, now_ms())
             .await;
         let id = match logged {
             Ok(seq) => {
@@ -258,7 +311,7 @@ impl<'a> SseWriter<'a> {
                 None
             }
         };
-        self.raw(sse_event(id.as_deref(), &text)).await;
+        self.raw(sse_event(id.as_deref(), text)).await;
     }
 
     async fn end(&mut self) {

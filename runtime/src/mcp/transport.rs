@@ -114,10 +114,10 @@ impl Handler for McpEndpoint {
         _ctrl: &mut FlowCtrl,
     ) {
         let principal = depot
-            .get_typed::<Principal>()
+            .get_typed::<Arc<Principal>>()
             .ok()
             .cloned()
-            .unwrap_or_else(Principal::local);
+            .unwrap_or_else(|| Arc::new(Principal::local()));
         // The version for error bodies: the client's header when it is one we know.
         let version = header_str(req, VERSION_HEADER)
             .and_then(ProtocolVersion::parse)
@@ -162,7 +162,7 @@ impl Handler for McpEndpoint {
 }
 
 impl McpEndpoint {
-    async fn post(&self, req: &mut Request, principal: &Principal) -> Result<Answer, Failure> {
+    async fn post(&self, req: &mut Request, principal: &Arc<Principal>) -> Result<Answer, Failure> {
         if !accepts(req, &["application/json", "text/event-stream"]) {
             return Err(TransportError::NotAcceptablePost.into());
         }
@@ -181,7 +181,7 @@ impl McpEndpoint {
     async fn post_single(
         &self,
         req: &Request,
-        principal: &Principal,
+        principal: &Arc<Principal>,
         value: Value,
     ) -> Result<Answer, Failure> {
         let message = parse_message(value).map_err(|m| Failure::Rpc {
@@ -196,15 +196,13 @@ impl McpEndpoint {
             return match self.core.initialize(&principal.user_id, r).await {
                 Ok((session, response)) => Ok(Answer {
                     reply: Reply::Json(response),
-                    session: Some(session.id),
+                    session: Some(session.id.clone()),
                 }),
                 // A bad initialize is a JSON-RPC error, not a 4xx: 400/404/405 would
                 // send 2025-11-25 clients to the legacy transport (section 5, item 14).
-                Err(e) => Ok(Reply::Json(jsonrpc::error_response(
-                    Some(&id),
-                    &e,
-                    ProtocolVersion::LATEST,
-                ))
+                Err(e) => Ok(Reply::Json(
+                    jsonrpc::error_response(Some(&id), &e, ProtocolVersion::LATEST).to_string(),
+                )
                 .into()),
             };
         }
@@ -232,7 +230,7 @@ impl McpEndpoint {
     async fn post_batch(
         &self,
         req: &Request,
-        principal: &Principal,
+        principal: &Arc<Principal>,
         items: Vec<Value>,
     ) -> Result<Answer, Failure> {
         if items.is_empty() {
@@ -273,27 +271,34 @@ impl McpEndpoint {
     }
 
     /// Start the requests and wait until the reply's form (JSON or SSE) is known.
+    /// A lone request runs in this task while its reply may still be JSON (the
+    /// hot path: no task to spawn); a batch's requests each get a task.
     async fn run(
         &self,
         session: Session,
-        principal: &Principal,
-        requests: Vec<RpcRequest>,
+        principal: &Arc<Principal>,
+        mut requests: Vec<RpcRequest>,
         errors: Vec<Value>,
         batch: bool,
     ) -> Reply {
         let (out, rx) = Outbound::channel();
         let expected = requests.len() + errors.len();
+        let lone = match (requests.len(), errors.is_empty(), batch) {
+            (1, true, false) => requests.pop(),
+            _ => None,
+        };
+        let run = lone.map(|r| self.core.request_run(&session, principal, r, out.clone()));
         for e in errors {
-            out.finish(Some(e));
+            out.finish(Some(e.to_string()));
         }
         for r in requests {
             self.core.spawn_request(&session, principal, r, out.clone());
         }
         drop(out);
-        streams::reply(self.core.clone(), session, rx, expected, batch).await
+        streams::reply(self.core.clone(), session, rx, run, expected, batch).await
     }
 
-    async fn get(&self, req: &mut Request, principal: &Principal) -> Result<Answer, Failure> {
+    async fn get(&self, req: &mut Request, principal: &Arc<Principal>) -> Result<Answer, Failure> {
         if !accepts(req, &["text/event-stream"]) {
             return Err(TransportError::NotAcceptableGet.into());
         }
@@ -333,10 +338,14 @@ impl McpEndpoint {
         Ok(Reply::Sse(body).into())
     }
 
-    async fn delete(&self, req: &mut Request, principal: &Principal) -> Result<Answer, Failure> {
+    async fn delete(
+        &self,
+        req: &mut Request,
+        principal: &Arc<Principal>,
+    ) -> Result<Answer, Failure> {
         let session = self.session(req, principal).await?;
         self.core.delete_session(&session).await?;
-        Ok(Reply::Json(Value::Null).into())
+        Ok(Reply::Done.into())
     }
 
     /// T-19…T-21, T-24…T-26: the request's session, and its version header.
@@ -367,25 +376,22 @@ fn header_str<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 /// Whether the Accept header admits every one of `types` (wildcards count; no
 /// Accept header admits nothing, as the SDKs do).
 fn accepts(req: &Request, types: &[&str]) -> bool {
-    let accepted: Vec<String> = req
-        .headers()
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| {
-            t.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .collect();
+    let accepted = || {
+        req.headers()
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|t| t.split(';').next().unwrap_or("").trim())
+    };
     types.iter().all(|wanted| {
         let major = wanted.split('/').next().unwrap_or("");
-        accepted
-            .iter()
-            .any(|a| a == wanted || a == "*/*" || *a == format!("{major}/*"))
+        accepted().any(|a| {
+            a.eq_ignore_ascii_case(wanted)
+                || a == "*/*"
+                || a.strip_suffix("/*")
+                    .is_some_and(|m| m.eq_ignore_ascii_case(major))
+        })
     })
 }
 
@@ -420,12 +426,16 @@ async fn read_body(req: &mut Request, max: usize) -> Result<Bytes, TransportErro
 }
 
 fn write_json(res: &mut Response, status: StatusCode, body: &Value) {
+    write_json_text(res, status, body.to_string());
+}
+
+fn write_json_text(res: &mut Response, status: StatusCode, body: String) {
     res.status_code(status);
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    let _ = res.write_body(body.to_string());
+    res.body(salvo::http::ResBody::Once(Bytes::from(body)));
 }
 
 fn write_answer(res: &mut Response, answer: Answer) {
@@ -441,11 +451,11 @@ fn write_answer(res: &mut Response, answer: Answer) {
             res.status_code(StatusCode::ACCEPTED);
             res.body(salvo::http::ResBody::Once(Bytes::new()));
         }
-        Reply::Json(Value::Null) => {
+        Reply::Done => {
             res.status_code(StatusCode::OK);
             res.body(salvo::http::ResBody::Once(Bytes::new()));
         }
-        Reply::Json(body) => write_json(res, StatusCode::OK, &body),
+        Reply::Json(body) => write_json_text(res, StatusCode::OK, body),
         Reply::Sse(rx) => {
             res.status_code(StatusCode::OK);
             let headers = res.headers_mut();

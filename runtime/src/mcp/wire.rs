@@ -244,7 +244,12 @@ impl Content {
     /// 2025-03-26 knows no `resource_link` (it becomes a text block naming the URI)
     /// and no `lastModified` annotation.
     pub fn for_version(&self, v: ProtocolVersion) -> Content {
-        let mut out = self.clone();
+        self.clone().into_version(v)
+    }
+
+    /// [`Content::for_version`], without a copy.
+    pub fn into_version(self, v: ProtocolVersion) -> Content {
+        let mut out = self;
         if !v.has_titles_and_structured_output() {
             if let Content::ResourceLink {
                 uri,
@@ -324,13 +329,19 @@ impl ToolResult {
     }
 
     pub fn for_version(&self, v: ProtocolVersion) -> ToolResult {
+        self.clone().into_version(v)
+    }
+
+    /// [`ToolResult::for_version`], without a copy.
+    pub fn into_version(self, v: ProtocolVersion) -> ToolResult {
+        let structured = v.has_titles_and_structured_output();
         ToolResult {
-            content: self.content.iter().map(|c| c.for_version(v)).collect(),
-            structured_content: if v.has_titles_and_structured_output() {
-                self.structured_content.clone()
-            } else {
-                None
-            },
+            content: self
+                .content
+                .into_iter()
+                .map(|c| c.into_version(v))
+                .collect(),
+            structured_content: self.structured_content.filter(|_| structured),
             is_error: self.is_error,
         }
     }

@@ -85,7 +85,10 @@ impl BearerAuth {
         self.challenge.clone()
     }
 
-    async fn principal(&self, req: &Request) -> Result<Principal, (StatusCode, Option<String>)> {
+    async fn principal(
+        &self,
+        req: &Request,
+    ) -> Result<Arc<Principal>, (StatusCode, Option<String>)> {
         let header = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -124,7 +127,7 @@ impl BearerAuth {
                     .verify(token, &self.oauth.cfg.issuer, &self.oauth.cfg.resource)
                     .await
                     .map_err(|e| (StatusCode::UNAUTHORIZED, Some(e.to_string())))?;
-                let principal = Principal {
+                let principal = Arc::new(Principal {
                     user_id: claims.sub,
                     client_id: Some(claims.client_id),
                     scopes: Some(
@@ -134,7 +137,7 @@ impl BearerAuth {
                             .map(str::to_string)
                             .collect(),
                     ),
-                };
+                });
                 (principal, claims.jti, claims.exp.saturating_mul(1000))
             }
         };

@@ -28,7 +28,7 @@ pub(crate) type TokenKey = [u8; 32];
 
 #[derive(Debug)]
 pub(crate) struct Verified {
-    pub principal: Principal,
+    pub principal: Arc<Principal>,
     pub jti: String,
     /// Expiry, milliseconds since the epoch.
     pub expires_at: i64,
@@ -90,7 +90,7 @@ impl VerifiedTokens {
     pub(crate) fn insert(
         &self,
         key: TokenKey,
-        principal: Principal,
+        principal: Arc<Principal>,
         jti: String,
         expires_at: i64,
         epoch: u64,

@@ -65,14 +65,14 @@ if doc_commit:
         "## Method",
         "",
         "- Servers: `bench-server` (`specs/bench.yaml`: OAuth on, one `echo` tool) and, as the baseline, "
-        "`bare-echo`, a salvo handler that parses a JSON body and writes it back (same salvo, tokio, serde_json).",
+        "`bare-echo`, a salvo handler that parses a JSON body and writes it back (same salvo, tokio, serde_json and allocator: mimalloc).",
         "- The server is pinned to core 0 and the load generator (`loadgen`, one thread, HTTP/1.1 keep-alive, "
         "TCP_NODELAY) to core 1 with `taskset`. Each connection sends its next request as soon as it has read the previous answer.",
         "- The hot path is `tools/call` of `echo` with a valid bearer token in a live session at protocol 2025-11-25: "
         "token verification, session lookup, scope check, argument validation, dispatch, JSON in and out. "
         "An answer counts only if it is a 200 with a JSON-RPC result.",
         f"- {rounds} rounds of {secs} s each; every figure is the median over rounds. A ratio is taken within "
-        "each round (the baseline is measured in the same round) and the median of those is shown.",
+        "each round against the bare echo measured just before it at the same connection count (the servers run side by side, idle until loaded), and the median of those is shown.",
         "- Token endpoint: refresh grants (each connection rotates its own chain) and authorization-code exchanges "
         "(2,000 codes minted first, untimed). Memory: server RSS idle, after 10,000 `initialize`s, and with 1,000 "
         "idle GET SSE streams open. Cold start: process start to the first successful `initialize` on an existing SQLite database.",

@@ -326,6 +326,18 @@ impl<'a> SseWriter<'a> {
     }
 }
 
+/// The name of a GET stream's connection (T-15: the newest one holds the
+/// stream). Names sort in the order they were made: milliseconds, then a
+/// per-process counter (so two GETs in the same millisecond on one replica keep
+/// their order), then a random part that keeps replicas apart.
+fn new_holder() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{:013}.{n:020}.{}", now_ms(), &random[..16])
+}
+
 /// Serve a stream from the log to a GET: replay what follows `after` and follow
 /// new events live until the stream ends, another connection takes it over, the
 /// session is deleted, or the client goes away.
@@ -339,10 +351,11 @@ pub(crate) fn serve(
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     // Subscribe before reading the log, so no signal falls between the two.
     let signals = core.broker.subscribe();
+    // Named now, while the GET is handled, so a later GET gets a later name.
+    let holder = new_holder();
     let span = tracing::Span::current();
     tokio::spawn(tracing::Instrument::instrument(
         async move {
-            let holder = uuid::Uuid::new_v4().simple().to_string();
             core.broker
                 .publish(Signal::Takeover {
                     session: session.id.clone(),
@@ -402,8 +415,11 @@ async fn follow(
                     Ok(s) => match &*s {
                         Signal::Event { session: ss, stream: st, seq }
                             if *ss == session.id && st == stream && *seq > last => break,
+                        // Only a newer connection takes over: an older one's
+                        // signal can arrive late (on PostgreSQL a replica also
+                        // hears its own NOTIFY), and must not end this one.
                         Signal::Takeover { session: ss, stream: st, holder: h }
-                            if *ss == session.id && st == stream && h != holder => return,
+                            if *ss == session.id && st == stream && h.as_str() > holder => return,
                         Signal::Deleted { session: ss } if *ss == session.id => return,
                         Signal::Resync => break,
                         _ => {}
@@ -443,6 +459,16 @@ mod tests {
         assert_eq!(parse_event_id("nope"), None);
         assert_eq!(parse_event_id("g--1"), None);
         assert_eq!(parse_event_id("a b-1"), None);
+    }
+
+    #[test]
+    fn later_holders_sort_after_earlier_ones() {
+        let names: Vec<String> = (0..100).map(|_| new_holder()).collect();
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+        assert!(
+            names.iter().all(|n| !n.contains(' ')),
+            "signals split on spaces"
+        );
     }
 
     #[test]

@@ -73,10 +73,11 @@ fn jsonrpc(c: &mut Criterion) {
             gatehouse::mcp::jsonrpc::parse_message(v).expect("a message")
         })
     });
-    let result = json!({ "content": [{ "type": "text", "text": "hello, gatehouse" }] });
+    // As a tools/call answer is written: the tool's result straight to text.
+    let result = gatehouse::ToolResult::text("hello, gatehouse");
     let id = gatehouse::mcp::jsonrpc::RequestId::Number(7);
     c.bench_function("jsonrpc/write_result", |b| {
-        b.iter(|| gatehouse::mcp::jsonrpc::result_response(&id, result.clone()).to_string())
+        b.iter(|| gatehouse::mcp::jsonrpc::result_message(&id, &result))
     });
 }
 

@@ -262,24 +262,12 @@ impl Core {
         Ok(())
     }
 
-    /// Run a client request in its own task (a dropped connection does not cancel
-    /// it, T-12; `notifications/cancelled` does). Its response, or nothing when it
-    /// is cancelled, goes to `out`.
-    pub(crate) fn spawn_request(
-        self: &Arc<Self>,
-        session: &Session,
-        principal: &Arc<Principal>,
-        req: Request,
-        out: Outbound,
-    ) {
-        tokio::spawn(self.request_run(session, principal, req, out));
-    }
-
     /// A client request's whole run as a future: registered for cancellation
     /// (`notifications/cancelled`), answered on `out` (nothing when cancelled), a
     /// panicking handler answered with an internal error. The caller drives it in
-    /// a task of its own ([`Core::spawn_request`]) or, for a lone request, in the
-    /// POST's task until it must outlive it ([`super::streams::reply`]).
+    /// a task of its own (a batch's requests) or, for a lone request, in the
+    /// POST's task until it must outlive it ([`super::streams::reply`]); either
+    /// way a dropped connection does not cancel it (T-12).
     pub(crate) fn request_run(
         self: &Arc<Self>,
         session: &Session,

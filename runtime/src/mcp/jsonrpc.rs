@@ -143,13 +143,9 @@ fn invalid(id: Option<RequestId>, why: &str) -> Malformed {
     }
 }
 
-/// `{"jsonrpc":"2.0","id":…,"result":…}`
-pub fn result_response(id: &RequestId, result: Value) -> Value {
-    json!({ "jsonrpc": "2.0", "id": id.to_value(), "result": result })
-}
-
-/// [`result_response`] serialized straight from the result, the form a response
-/// takes on the wire (a JSON body or an SSE event's data): JSON written once.
+/// `{"jsonrpc":"2.0","id":…,"result":…}`, serialized straight from the result:
+/// the form a response takes on the wire (a JSON body or an SSE event's data),
+/// JSON written once.
 pub fn result_message<T: Serialize + ?Sized>(id: &RequestId, result: &T) -> String {
     #[derive(Serialize)]
     struct Success<'a, T: ?Sized> {

@@ -292,7 +292,7 @@ impl McpEndpoint {
             out.finish(Some(e.to_string()));
         }
         for r in requests {
-            self.core.spawn_request(&session, principal, r, out.clone());
+            tokio::spawn(self.core.request_run(&session, principal, r, out.clone()));
         }
         drop(out);
         streams::reply(self.core.clone(), session, rx, run, expected, batch).await

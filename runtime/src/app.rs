@@ -99,6 +99,7 @@ impl App {
             self.handlers,
             store,
             config.settings.clone(),
+            oauth.as_ref().map(|o| o.upstream.clone()),
         ));
         let mut tasks = vec![
             core.spawn_signal_handler(),
@@ -402,6 +403,7 @@ where
     };
     if let Some(o) = server.oauth()
         && !o.cfg.self_signup
+        && !o.upstream.offered().any(|p| p.sign_up)
         && store.count_users().await.unwrap_or(1) == 0
     {
         let bin = std::env::args()

@@ -38,6 +38,16 @@ pub enum Command {
     /// Access tokens for trying the server by hand.
     #[command(subcommand)]
     Tokens(Tokens),
+    /// Sign-in providers (`sign_in.providers` in the spec).
+    #[command(subcommand)]
+    Providers(Providers),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Providers {
+    /// Which providers the spec declares, which are offered (their variables
+    /// set), the redirect URI to register with each, and whether it answers.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,10 +68,35 @@ pub enum Users {
         #[arg(long)]
         password: Option<String>,
     },
+    /// Every user with their identities (local account, providers).
     List,
     /// Disable an account: its sign-in, grants and tokens stop working.
-    Disable {
+    Disable { email: String },
+    /// Let a user sign in with a provider account: the provider's subject (its
+    /// user id) is linked to the user with this email.
+    Link {
         email: String,
+        /// The provider's name in the spec.
+        #[arg(long)]
+        provider: String,
+        /// The user's id at the provider (`sub`; GitHub: the numeric id;
+        /// Microsoft: the object id).
+        #[arg(long)]
+        subject: String,
+        /// The issuer, when the provider cannot tell it (Microsoft `common`),
+        /// or its variables are not set here.
+        #[arg(long)]
+        issuer: Option<String>,
+    },
+    /// Remove a user's identities at a provider (one subject, or all).
+    Unlink {
+        email: String,
+        #[arg(long)]
+        provider: String,
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long)]
+        issuer: Option<String>,
     },
 }
 
@@ -106,6 +141,20 @@ pub enum CliError {
     Account(#[from] accounts::AccountError),
     #[error("no account has the email {0}")]
     NoSuchUser(String),
+    #[error("several users have the email {0}; link by hand in the database")]
+    AmbiguousUser(String),
+    #[error("the spec declares no sign-in provider `{0}`")]
+    NoSuchProvider(String),
+    #[error("provider `{name}` is not offered here ({reason}); set its variables or pass --issuer")]
+    ProviderNotOffered { name: String, reason: String },
+    #[error(
+        "provider `{0}` signs people in from many directories: pass --issuer https://login.microsoftonline.com/<tenant id>/v2.0"
+    )]
+    IssuerNeeded(String),
+    #[error("`{issuer}` is not an issuer of provider `{name}`")]
+    WrongIssuer { name: String, issuer: String },
+    #[error("that identity belongs to a user already")]
+    IdentityTaken,
     #[error("no client {0}")]
     NoSuchClient(String),
     #[error("could not read the password: {0}")]
@@ -123,13 +172,78 @@ fn time(ms: i64) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
+/// The user with this email: their local account's, else the one user whose
+/// email it is (people who sign in through a provider).
 async fn user_id(store: &Store, email: &str) -> Result<String, CliError> {
     let normalized = accounts::normalize_email(email)?;
-    let (user, _) = store
-        .local_account(&normalized)
-        .await?
-        .ok_or_else(|| CliError::NoSuchUser(email.to_string()))?;
-    Ok(user.id)
+    if let Some((user, _)) = store.local_account(&normalized).await? {
+        return Ok(user.id);
+    }
+    let mut users = store.users_with_email(&normalized).await?;
+    match users.len() {
+        0 => Err(CliError::NoSuchUser(email.to_string())),
+        1 => Ok(users.remove(0).id),
+        _ => Err(CliError::AmbiguousUser(email.to_string())),
+    }
+}
+
+/// The issuer that keys a provider's identities (U-11).
+fn provider_issuer(
+    spec: &gatehouse_specs::Spec,
+    config: &crate::Config,
+    name: &str,
+    given: Option<&str>,
+) -> Result<String, CliError> {
+    use crate::oauth::upstream::provider::{IssuerRule, Location, resolve};
+    let p = spec
+        .sign_in
+        .providers
+        .get(name)
+        .ok_or_else(|| CliError::NoSuchProvider(name.to_string()))?;
+    let resolved = resolve(
+        name,
+        p,
+        &spec.sign_in,
+        &config.env,
+        config.public_url.as_str(),
+    );
+    match (resolved, given) {
+        (Ok(c), given) => {
+            let known = match &c.location {
+                Location::Github { issuer, .. } => Some(issuer.clone()),
+                Location::Discovered {
+                    issuer: IssuerRule::Exact(i),
+                    ..
+                } => Some(i.clone()),
+                Location::Discovered {
+                    issuer: rule @ IssuerRule::MicrosoftTemplate { .. },
+                    ..
+                } => {
+                    return match given {
+                        Some(g) if rule.accepts_response_iss(g) => Ok(g.to_string()),
+                        Some(g) => Err(CliError::WrongIssuer {
+                            name: name.into(),
+                            issuer: g.into(),
+                        }),
+                        None => Err(CliError::IssuerNeeded(name.into())),
+                    };
+                }
+            };
+            match (known, given) {
+                (Some(k), Some(g)) if k != g => Err(CliError::WrongIssuer {
+                    name: name.into(),
+                    issuer: g.into(),
+                }),
+                (Some(k), _) => Ok(k),
+                (None, _) => Err(CliError::IssuerNeeded(name.into())),
+            }
+        }
+        (Err(_), Some(g)) => Ok(g.to_string()),
+        (Err(reason), None) => Err(CliError::ProviderNotOffered {
+            name: name.to_string(),
+            reason: reason.to_string(),
+        }),
+    }
 }
 
 fn read_password() -> Result<String, CliError> {
@@ -172,6 +286,7 @@ pub async fn run(
             println!("created {} (user {id})", accounts::normalize_email(&email)?);
         }
         Command::Users(Users::List) => {
+            let identities = store.identities().await?;
             for u in store.users().await? {
                 let state = if u.disabled_at.is_some() {
                     "disabled"
@@ -184,6 +299,96 @@ pub async fn run(
                     u.email.unwrap_or_default(),
                     state,
                     time(u.created_at)
+                );
+                for i in identities.iter().filter(|i| i.user_id == u.id) {
+                    let what = if i.provider == "local" {
+                        format!(
+                            "local\t{}\t{}",
+                            i.subject,
+                            if i.has_password {
+                                "password"
+                            } else {
+                                "password disabled"
+                            }
+                        )
+                    } else {
+                        format!(
+                            "{}\t{}\t{}\t{}{}",
+                            i.provider_name.as_deref().unwrap_or("?"),
+                            i.provider,
+                            i.subject,
+                            i.email.as_deref().unwrap_or("-"),
+                            if i.email.is_some() && i.email_verified == 1 {
+                                " (verified)"
+                            } else {
+                                ""
+                            }
+                        )
+                    };
+                    println!("  identity\t{what}");
+                }
+            }
+        }
+        Command::Users(Users::Link {
+            email,
+            provider,
+            subject,
+            issuer,
+        }) => {
+            let id = user_id(store, &email).await?;
+            let issuer = provider_issuer(spec, config, &provider, issuer.as_deref())?;
+            if !store
+                .link_identity_by_operator(&id, &issuer, &subject, &provider, now_ms())
+                .await?
+            {
+                return Err(CliError::IdentityTaken);
+            }
+            println!("linked {provider} {subject} ({issuer}) to {email}");
+        }
+        Command::Users(Users::Unlink {
+            email,
+            provider,
+            subject,
+            issuer,
+        }) => {
+            let id = user_id(store, &email).await?;
+            let issuer = provider_issuer(spec, config, &provider, issuer.as_deref())?;
+            let n = store
+                .unlink_identities(&id, &issuer, subject.as_deref())
+                .await?;
+            println!(
+                "unlinked {n} {provider} identit{} of {email}",
+                if n == 1 { "y" } else { "ies" }
+            );
+        }
+        Command::Providers(Providers::List) => {
+            if spec.sign_in.providers.is_empty() {
+                println!("no sign-in providers are declared (sign_in.providers)");
+            }
+            let cfg = crate::oauth::OAuthConfig::new(spec, config);
+            let upstream = crate::oauth::upstream::Upstream::start(
+                spec,
+                config,
+                store.clone(),
+                &cfg.issuer,
+                cfg.settings.pending_lifetime,
+            )
+            .await?;
+            for u in upstream.unoffered() {
+                println!("{}\t{}\tnot offered\t{}", u.name, u.kind.as_str(), u.reason);
+            }
+            for c in upstream.offered() {
+                let offered = upstream.get(&c.name).expect("offered");
+                let answer = match upstream.metadata(offered).await {
+                    Ok(m) if c.kind.is_oidc() => format!("discovery answers (issuer {})", m.issuer),
+                    Ok(_) => "no discovery (GitHub)".to_string(),
+                    Err(e) => format!("discovery FAILED: {e}"),
+                };
+                println!(
+                    "{}\t{}\toffered\tredirect URI {}\t{answer}",
+                    c.name,
+                    c.kind.as_str(),
+                    c.redirect_uri
                 );
             }
         }

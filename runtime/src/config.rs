@@ -23,7 +23,48 @@ pub struct Config {
     /// `GATEHOUSE_TEMPLATES`: a directory whose `sign_in.html`, `consent.html`,
     /// `error.html` or `base.html` replace the built-in pages.
     pub templates_dir: Option<std::path::PathBuf>,
+    /// `GATEHOUSE_SECRET_KEY`: encrypts what the store keeps for later use
+    /// (upstream tokens). At least 32 characters, e.g. `openssl rand -base64 32`.
+    pub secret_key: Option<String>,
+    /// The environment the spec's variables are read from (client secrets,
+    /// upstream providers' issuers, ids and secrets): the process's, captured
+    /// when the configuration is made; tests set their own.
+    pub env: Env,
     pub settings: Settings,
+}
+
+/// Environment variables, as captured (see [`Config::env`]).
+#[derive(Clone, Default)]
+pub struct Env(std::collections::HashMap<String, String>);
+
+impl Env {
+    /// The process's environment now.
+    pub fn process() -> Env {
+        Env(std::env::vars().collect())
+    }
+
+    /// A variable's value; unset and empty are the same.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Set a variable (for tests and embedding applications).
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) -> &mut Env {
+        self.0.insert(name.into(), value.into());
+        self
+    }
+}
+
+impl std::fmt::Debug for Env {
+    /// Names only: values hold secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.0.keys().collect();
+        names.sort();
+        f.debug_tuple("Env").field(&names).finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +75,8 @@ pub enum ConfigError {
     PublicUrl(String),
     #[error("{0} `{1}` must be a whole number of seconds")]
     Seconds(&'static str, String),
+    #[error("GATEHOUSE_SECRET_KEY must be at least 32 characters (e.g. `openssl rand -base64 32`)")]
+    SecretKey,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -49,6 +92,8 @@ impl Config {
             public_url_given: false,
             database_url: database_url.into(),
             templates_dir: None,
+            secret_key: None,
+            env: Env::process(),
             settings: Settings::default(),
         }
     }
@@ -83,6 +128,12 @@ impl Config {
             .map(Into::into);
         if let Some(s) = get("GATEHOUSE_SESSION_IDLE_TIMEOUT") {
             config.settings.session_idle_timeout = seconds("GATEHOUSE_SESSION_IDLE_TIMEOUT", &s)?;
+        }
+        if let Some(key) = get("GATEHOUSE_SECRET_KEY").filter(|k| !k.is_empty()) {
+            if key.chars().count() < 32 {
+                return Err(ConfigError::SecretKey);
+            }
+            config.secret_key = Some(key);
         }
         Ok(config)
     }
@@ -148,5 +199,16 @@ mod tests {
             config(&[("GATEHOUSE_SESSION_IDLE_TIMEOUT", "1h")]),
             Err(ConfigError::Seconds(..))
         ));
+        assert!(matches!(
+            config(&[("GATEHOUSE_SECRET_KEY", "too short")]),
+            Err(ConfigError::SecretKey)
+        ));
+        let key = "k".repeat(32);
+        assert_eq!(
+            config(&[("GATEHOUSE_SECRET_KEY", &key)])
+                .unwrap()
+                .secret_key,
+            Some(key)
+        );
     }
 }

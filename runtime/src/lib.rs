@@ -22,7 +22,7 @@ pub mod resource;
 pub mod store;
 
 pub use app::{App, Running, Server, StartError, bind_listener, init_tracing, run};
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, Env};
 pub use gatehouse_macros::spec;
 pub use gatehouse_specs::Auth;
 pub use mcp::wire::{Annotations, Content, ResourceContents, Role, ToolResult};

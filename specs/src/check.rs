@@ -8,10 +8,11 @@ use std::path::Path as FsPath;
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use crate::model::{Auth, Field, FieldKind, Prompt, Spec};
+use crate::model::{Auth, Field, FieldKind, Prompt, ProviderKind, Spec};
 use crate::naming;
 use crate::origin::OriginPattern;
 use crate::positions::{Path, Seg};
+use crate::providers;
 use crate::redirect::{RedirectPattern, check_redirect_uri};
 use crate::uri_template::UriTemplate;
 
@@ -31,6 +32,7 @@ pub fn check(spec: &Spec, base_dir: Option<&FsPath>) -> Vec<Problem> {
     c.server(spec);
     c.scopes(spec);
     c.oauth(spec);
+    c.sign_in(spec);
     c.origins(spec);
     c.tools(spec);
     c.prompts(spec, base_dir);
@@ -159,19 +161,10 @@ impl Checker {
                     );
                 }
             }
-            if let Some(var) = &client.secret_env {
-                let valid = var.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
-                    && var
-                        .chars()
-                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-                if !valid {
-                    self.at_value(
-                        child(&p, "secret_env"),
-                        format!(
-                            "`{var}` is not an environment variable name like MY_CLIENT_SECRET"
-                        ),
-                    );
-                }
+            if let Some(var) = &client.secret_env
+                && let Err(e) = providers::check_env_name(var)
+            {
+                self.at_value(child(&p, "secret_env"), e);
             }
         }
         let r = &spec.registration;
@@ -206,6 +199,142 @@ impl Checker {
                 path(["tokens".into(), "refresh_lifetime".into()]),
                 "refresh tokens must outlive access tokens",
             );
+        }
+    }
+
+    /// `sign_in`: providers (U-1..U-16 rely on what is checked here) and a way
+    /// for someone to sign in at all.
+    fn sign_in(&mut self, spec: &Spec) {
+        let s = &spec.sign_in;
+        if spec.auth == Auth::None {
+            if let Some(name) = s.providers.keys().next() {
+                self.at_key(
+                    path(["sign_in".into(), "providers".into(), name.into()]),
+                    "sign-in providers need the authorization server; with `auth: none` nobody signs in",
+                );
+            }
+            return;
+        }
+        if !s.password && s.providers.is_empty() {
+            self.at_value(
+                path(["sign_in".into(), "password".into()]),
+                "with `password: false` nobody could sign in: declare at least one provider under `sign_in.providers`",
+            );
+        }
+        for (name, provider) in &s.providers {
+            let p = path(["sign_in".into(), "providers".into(), name.into()]);
+            if let Err(e) = providers::check_provider_name(name) {
+                self.at_key(p.clone(), e);
+            }
+            let vars = [
+                ("issuer_env", &provider.issuer_env),
+                ("client_id_env", &provider.client_id_env),
+                ("client_secret_env", &provider.client_secret_env),
+                ("project_url_env", &provider.project_url_env),
+                ("url_env", &provider.url_env),
+            ];
+            for (key, var) in vars {
+                if let Some(var) = var
+                    && let Err(e) = providers::check_env_name(var)
+                {
+                    self.at_value(child(&p, key), e);
+                }
+            }
+            let only = |key: &str, kind: ProviderKind, given: bool| -> Option<(Path, String)> {
+                (given && provider.kind != kind).then(|| {
+                    (
+                        child(&p, key),
+                        format!(
+                            "`{key}` applies only to `kind: {}` providers",
+                            kind.as_str()
+                        ),
+                    )
+                })
+            };
+            let misplaced = [
+                only(
+                    "issuer_env",
+                    ProviderKind::Oidc,
+                    provider.issuer_env.is_some(),
+                ),
+                only("tenant", ProviderKind::Microsoft, provider.tenant.is_some()),
+                only(
+                    "tenants",
+                    ProviderKind::Microsoft,
+                    !provider.tenants.is_empty(),
+                ),
+                only(
+                    "project_url_env",
+                    ProviderKind::Supabase,
+                    provider.project_url_env.is_some(),
+                ),
+                only("url_env", ProviderKind::Github, provider.url_env.is_some()),
+                (provider.kind == ProviderKind::Github && !provider.claims.is_empty()).then(|| {
+                    (
+                        child(&p, "claims"),
+                        "GitHub is not an OpenID Connect provider: it has no claims to ask for"
+                            .to_string(),
+                    )
+                }),
+            ];
+            for (at, message) in misplaced.into_iter().flatten() {
+                self.at_key(at, message);
+            }
+            if provider.kind == ProviderKind::Microsoft {
+                match provider.tenant.as_deref() {
+                    None => self.at_key(
+                        p.clone(),
+                        format!("provider `{name}` (microsoft) needs a `tenant`: a directory id, or common / organizations with a `tenants` allowlist"),
+                    ),
+                    Some(t) => {
+                        if let Err(e) = providers::check_microsoft_tenant(t) {
+                            self.at_value(child(&p, "tenant"), e);
+                        } else if matches!(t, "common" | "organizations") && provider.tenants.is_empty() {
+                            self.at_key(
+                                child(&p, "tenant"),
+                                format!("tenant `{t}` lets any directory sign in: list the allowed directory ids under `tenants` (or `\"*\"` for any)"),
+                            );
+                        }
+                    }
+                }
+                for (i, t) in provider.tenants.iter().enumerate() {
+                    if t != "*" && !providers::is_guid(t) {
+                        self.at_value(
+                            child(&child(&p, "tenants"), i),
+                            format!("`{t}` is not a directory (tenant) id"),
+                        );
+                    }
+                }
+            }
+            if let Some(icon) = &provider.icon
+                && let Err(e) = providers::check_icon(icon)
+            {
+                self.at_value(child(&p, "icon"), e);
+            }
+            if let Some(label) = &provider.label
+                && label.trim().is_empty()
+            {
+                self.at_value(child(&p, "label"), "a button label must not be empty");
+            }
+            if let Some(scopes) = &provider.scopes {
+                let has_openid = scopes.iter().any(|s| s == "openid");
+                if provider.kind.is_oidc() && !has_openid {
+                    self.at_value(
+                        child(&p, "scopes"),
+                        format!("an OpenID Connect provider needs the `openid` scope (provider `{name}`)"),
+                    );
+                }
+                for (i, scope) in scopes.iter().enumerate() {
+                    if scope.is_empty()
+                        || scope.chars().any(|c| c.is_whitespace() || c.is_control())
+                    {
+                        self.at_value(
+                            child(&child(&p, "scopes"), i),
+                            format!("`{scope}` is not a scope (no spaces)"),
+                        );
+                    }
+                }
+            }
         }
     }
 

@@ -13,6 +13,7 @@ pub mod model;
 pub mod naming;
 pub mod origin;
 pub mod positions;
+pub mod providers;
 pub mod redirect;
 pub mod uri_template;
 

@@ -175,13 +175,134 @@ fn default_refresh() -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(30 * 24 * 3600))
 }
 
-/// Sign-in: local accounts (email + password).
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+/// Sign-in: local accounts (email + password) and upstream identity providers
+/// (OpenID Connect, Google, Microsoft, Supabase, GitHub), each mapped to the
+/// server's own users.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
-    /// Let people create an account on the sign-in page (default false).
+    /// Let people create an account (default false): on the sign-in page with a
+    /// password, and at their first sign-in through a provider (unless the
+    /// provider says otherwise with `sign_up`).
     #[serde(default)]
     pub self_signup: bool,
+    /// Local accounts with an email and a password (default true). With `false`
+    /// and exactly one provider offered, `/oauth/authorize` sends the browser
+    /// straight to that provider.
+    #[serde(default = "yes")]
+    pub password: bool,
+    /// Upstream identity providers, by name. The name is the last path segment
+    /// of the redirect URI to register with the provider:
+    /// `{public URL}/oauth/callback/{name}`.
+    #[serde(default)]
+    pub providers: IndexMap<String, Provider>,
+}
+
+impl Default for SignIn {
+    fn default() -> Self {
+        SignIn {
+            self_signup: false,
+            password: true,
+            providers: IndexMap::new(),
+        }
+    }
+}
+
+/// What kind of identity provider, and so what is known about it in advance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// Any OpenID Connect provider, found by its issuer URL (discovery): Auth0,
+    /// Okta, Keycloak, Zitadel, a company's SSO.
+    Oidc,
+    /// Google (OpenID Connect, issuer `https://accounts.google.com`).
+    Google,
+    /// Microsoft Entra ID (OpenID Connect) for one `tenant`, or `common` /
+    /// `organizations` with a `tenants` allowlist.
+    Microsoft,
+    /// Supabase Auth's OAuth 2.1 server (OpenID Connect) of the project at
+    /// `project_url_env`; its issuer is `{project URL}/auth/v1`.
+    Supabase,
+    /// GitHub (plain OAuth 2.0, no OpenID Connect): the user from `/user`, keyed
+    /// by the numeric id; the email only from a primary, verified entry of
+    /// `/user/emails`. GitHub Enterprise Server with `url_env`.
+    Github,
+}
+
+/// How gatehouse authenticates itself at a provider's token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamClientAuth {
+    /// HTTP Basic with the client id and secret.
+    ClientSecretBasic,
+    /// The client id and secret in the form body.
+    ClientSecretPost,
+    /// A public client: no secret, PKCE only.
+    None,
+}
+
+/// An upstream identity provider people may sign in with.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Provider {
+    /// `oidc`, `google`, `microsoft`, `supabase` or `github`.
+    pub kind: ProviderKind,
+    /// The button's text (default: "Continue with Google", "Continue with
+    /// GitHub", …, or "Continue with {name}").
+    #[serde(default)]
+    pub label: Option<String>,
+    /// The button's icon: a `data:image/png;base64,…` or `data:image/svg+xml,…` URI.
+    #[serde(default)]
+    pub icon: Option<String>,
+    /// `oidc`: the environment variable holding the issuer URL (default
+    /// `{NAME}_ISSUER`).
+    #[serde(default)]
+    pub issuer_env: Option<String>,
+    /// The environment variable holding the client id (default `{NAME}_CLIENT_ID`).
+    #[serde(default)]
+    pub client_id_env: Option<String>,
+    /// The environment variable holding the client secret (default
+    /// `{NAME}_CLIENT_SECRET`; not read with `client_auth: none`).
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// How to authenticate at the token endpoint (default: what the provider
+    /// advertises, Basic first; GitHub: the form body).
+    #[serde(default)]
+    pub client_auth: Option<UpstreamClientAuth>,
+    /// Scopes to ask for (default `openid email profile`; GitHub `read:user user:email`).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// Claims to ask for in the ID token with the `claims` parameter, for
+    /// providers that otherwise only return them from userinfo (e.g. `email`,
+    /// `email_verified`, `name`).
+    #[serde(default)]
+    pub claims: Vec<String>,
+    /// `microsoft`: a tenant id or domain, or `common` / `organizations`.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// `microsoft` with `common` or `organizations`: the tenant ids whose users
+    /// may sign in (`"*"`: any tenant).
+    #[serde(default)]
+    pub tenants: Vec<String>,
+    /// `supabase`: the environment variable holding the project URL, e.g.
+    /// `https://abcd.supabase.co` (default `{NAME}_URL`).
+    #[serde(default)]
+    pub project_url_env: Option<String>,
+    /// `github`: the environment variable holding a GitHub Enterprise Server
+    /// URL, e.g. `https://github.example.com` (unset: github.com).
+    #[serde(default)]
+    pub url_env: Option<String>,
+    /// Whether a first sign-in creates a user (default: `sign_in.self_signup`).
+    #[serde(default)]
+    pub sign_up: Option<bool>,
+    /// At a first sign-in, join an existing user with the same email, but only
+    /// when the provider says the email is verified (default false).
+    #[serde(default)]
+    pub link_by_email: bool,
+    /// Keep the provider's access and refresh tokens (encrypted) so that tools
+    /// can call its API as the user (`Context::upstream_token`). Default false.
+    #[serde(default)]
+    pub store_tokens: bool,
 }
 
 /// A duration written like `90s`, `15m`, `1h`, `30d`.

@@ -116,8 +116,8 @@ backend_tests! {
         let first = store.secret("k", "one").await.unwrap();
         let second = store.secret("k", "two").await.unwrap();
         assert_eq!((first.as_str(), second.as_str()), ("one", "one"), "the first value wins, for every replica");
-        assert!(store.create_local_user("u1", "a@example.com", "hash", 1).await.unwrap());
-        assert!(!store.create_local_user("u2", "a@example.com", "hash", 1).await.unwrap(), "one account per email");
+        assert!(store.create_local_user("u1", "a@example.com", "hash", true, 1).await.unwrap());
+        assert!(!store.create_local_user("u2", "a@example.com", "hash", false, 1).await.unwrap(), "one account per email");
         let (user, hash) = store.local_account("a@example.com").await.unwrap().unwrap();
         assert_eq!((user.id.as_str(), hash.as_str()), ("u1", "hash"));
     }

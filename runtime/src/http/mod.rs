@@ -1,6 +1,8 @@
-//! The HTTP layer around the MCP endpoint: listener, origin rules, CORS, request ids.
+//! The HTTP layer: listener, origin rules, CORS, request ids around the MCP
+//! endpoint, and the one client for outbound calls (`egress`).
 
 pub mod cors;
+pub mod egress;
 pub mod guard;
 pub mod listener;
 pub mod request_id;

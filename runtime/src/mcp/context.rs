@@ -311,6 +311,26 @@ impl Context {
             .send(jsonrpc::notification("notifications/message", params));
     }
 
+    /// A fresh access token of the sign-in provider `provider` (its name in the
+    /// spec) for the calling user, to call that provider's API as them. The
+    /// provider must keep tokens (`store_tokens: true`) and the user must have
+    /// signed in with it; the token is refreshed when it is about to expire.
+    /// Otherwise a tool error says what the person has to do (sign in again).
+    /// Never return this token to the client (U-14: no token passthrough).
+    pub async fn upstream_token(&self, provider: &str) -> Result<String, ToolError> {
+        use crate::oauth::upstream::tokens::UpstreamTokenError;
+        let Some(upstream) = &self.inner.core.upstream else {
+            return Err(ToolError::failed(format!(
+                "this server has no sign-in providers (auth: none); `{provider}` has no tokens"
+            )));
+        };
+        match upstream.token_for(self.user_id(), provider).await {
+            Ok(t) => Ok(t),
+            Err(UpstreamTokenError::Store(e)) => Err(ToolError::internal(e)),
+            Err(e) => Err(ToolError::failed(e.to_string())),
+        }
+    }
+
     /// Tell sessions subscribed to `uri` (`resources/subscribe`) that it changed.
     pub async fn notify_resource_updated(&self, uri: &str) -> Result<(), ToolError> {
         self.inner

@@ -93,6 +93,8 @@ pub(crate) struct Core {
     pub broker: Broker,
     pub inflight: Arc<InFlight>,
     pub settings: Settings,
+    /// Sign-in providers whose tokens tools may ask for (with OAuth).
+    pub upstream: Option<Arc<crate::oauth::upstream::Upstream>>,
     prompts: minijinja::Environment<'static>,
 }
 
@@ -106,6 +108,7 @@ impl Core {
         handlers: Arc<dyn Handlers>,
         store: Store,
         settings: Settings,
+        upstream: Option<Arc<crate::oauth::upstream::Upstream>>,
     ) -> Core {
         let mut prompts = minijinja::Environment::new();
         // Prompts are plain text for a model, not HTML: no auto-escaping.
@@ -133,6 +136,7 @@ impl Core {
             handlers,
             store,
             settings,
+            upstream,
             prompts,
         }
     }

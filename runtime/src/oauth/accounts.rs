@@ -54,11 +54,28 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
     })
 }
 
-/// Create a user with a local account; the new internal user id.
+/// Create a user with a local account, as the operator does (`users add`): the
+/// email is vouched for. The new internal user id.
 pub async fn create_local_user(
     store: &Store,
     email: &str,
     password: &str,
+) -> Result<String, AccountError> {
+    create(store, email, password, true).await
+}
+
+/// Create a user with a local account on the sign-in page (self sign-up):
+/// nobody has checked that the email is theirs, so linking an upstream
+/// identity to this user later ends its password (U-13).
+pub async fn sign_up(store: &Store, email: &str, password: &str) -> Result<String, AccountError> {
+    create(store, email, password, false).await
+}
+
+async fn create(
+    store: &Store,
+    email: &str,
+    password: &str,
+    verified: bool,
 ) -> Result<String, AccountError> {
     let email = normalize_email(email)?;
     let len = password.chars().count();
@@ -67,7 +84,7 @@ pub async fn create_local_user(
     }
     let id = uuid::Uuid::new_v4().to_string();
     if store
-        .create_local_user(&id, &email, &hash_password(password), now_ms())
+        .create_local_user(&id, &email, &hash_password(password), verified, now_ms())
         .await?
     {
         tracing::info!(user = %id, "account created");

@@ -18,15 +18,18 @@ use serde_json::{Value, json};
 use super::error::AuthorizeError;
 use super::token::valid_pkce_value;
 use super::{OAuth, accounts, secrets};
-use crate::store::{ClientRow, CodeRow, PendingRow, UserRow, now_ms};
+use crate::store::{BrowserSession, ClientRow, CodeRow, PendingRow, UserRow, now_ms};
 use gatehouse_specs::redirect::{is_loopback_host, redirect_matches};
 
 /// What the browser gets.
-pub(super) enum Outcome {
+pub(in crate::oauth) enum Outcome {
     /// 303 See Other to this URL.
     Redirect(String),
     /// Set the browser-session cookie, then 303 to this URL.
     SignedIn { session: String, to: String },
+    /// Set the cookie binding login transactions to this browser (when it has
+    /// none yet), then 303 to a sign-in provider.
+    Upstream { cookie: Option<String>, to: String },
     Page {
         status: StatusCode,
         template: &'static str,
@@ -52,7 +55,7 @@ pub(super) fn query(raw: &str) -> Result<HashMap<String, String>, AuthorizeError
     Ok(map)
 }
 
-fn continue_url(id: &str) -> String {
+pub(in crate::oauth) fn continue_url(id: &str) -> String {
     format!("/oauth/continue?request={id}")
 }
 
@@ -226,7 +229,7 @@ impl OAuth {
         Ok(id)
     }
 
-    async fn pending_and_client(
+    pub(in crate::oauth) async fn pending_and_client(
         &self,
         id: &str,
     ) -> Result<(PendingRow, ClientRow), AuthorizeError> {
@@ -249,17 +252,31 @@ impl OAuth {
         Ok((pending, client))
     }
 
-    async fn signed_in_user(
+    async fn signed_in(
         &self,
         session: Option<&str>,
-    ) -> Result<Option<UserRow>, AuthorizeError> {
+    ) -> Result<Option<BrowserSession>, AuthorizeError> {
         match session {
             Some(s) => Ok(self
                 .store
-                .browser_session_user(&secrets::hash(s), now_ms())
+                .browser_session(&secrets::hash(s), now_ms())
                 .await?),
             None => Ok(None),
         }
+    }
+
+    /// After `/oauth/authorize` stored request `id`: on to the sign-in page, or
+    /// (passwords off, one provider) straight to that provider.
+    pub(super) async fn after_authorize(
+        &self,
+        id: &str,
+        session: Option<&str>,
+        browser: Option<&str>,
+    ) -> Result<Outcome, AuthorizeError> {
+        if self.direct_provider().is_some() {
+            return self.resume(id, session, false, browser).await;
+        }
+        Ok(Outcome::Redirect(continue_url(id)))
     }
 
     /// `GET /oauth/continue`: sign in, consent, or done.
@@ -268,10 +285,22 @@ impl OAuth {
         id: &str,
         session: Option<&str>,
         sign_up: bool,
+        browser: Option<&str>,
     ) -> Result<Outcome, AuthorizeError> {
         let (pending, client) = self.pending_and_client(id).await?;
-        let Some(user) = self.signed_in_user(session).await? else {
-            let mode = if sign_up && self.cfg.self_signup {
+        let Some(BrowserSession { user, method }) = self.signed_in(session).await? else {
+            if let Some(provider) = self.direct_provider() {
+                let name = provider.name.clone();
+                return self.go_upstream(&name, id, &pending, browser).await;
+            }
+            if !self.cfg.password && self.upstream.offered().next().is_none() {
+                return Err(AuthorizeError::Page {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    title: "Signing in is not possible right now".into(),
+                    message: "This server offers no way to sign in yet. Its operator has to configure a sign-in provider.".into(),
+                });
+            }
+            let mode = if sign_up && self.cfg.self_signup && self.cfg.password {
                 "sign_up"
             } else {
                 "sign_in"
@@ -307,13 +336,18 @@ impl OAuth {
             .split_whitespace()
             .map(|s| json!({ "name": s, "description": self.cfg.scopes.get(s).cloned().unwrap_or_default() }))
             .collect();
+        // U-16: the page also says how the person signed in.
+        let signed_in_with = method
+            .as_deref()
+            .and_then(|m| self.upstream.get(m))
+            .map(|o| o.config.kind_label());
         Ok(Outcome::Page {
             status: StatusCode::OK,
             template: "consent.html",
             ctx: json!({
                 "server_title": self.cfg.server_title, "client_name": client.name, "redirect_host": host,
                 "loopback": loopback, "scopes": scopes, "request_id": id, "csrf": pending.csrf,
-                "user_email": user.email,
+                "user_email": user.email, "user_name": user.name, "signed_in_with": signed_in_with,
             }),
         })
     }
@@ -328,7 +362,7 @@ impl OAuth {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn sign_in_page(
+    pub(in crate::oauth) fn sign_in_page(
         &self,
         id: &str,
         pending: &PendingRow,
@@ -338,13 +372,19 @@ impl OAuth {
         error: Option<&str>,
         status: StatusCode,
     ) -> Outcome {
+        let providers: Vec<Value> = self
+            .upstream
+            .offered()
+            .map(|p| json!({ "name": p.name, "label": p.label, "icon": p.icon }))
+            .collect();
         Outcome::Page {
             status,
             template: "sign_in.html",
             ctx: json!({
                 "server_title": self.cfg.server_title, "client_name": client.name, "request_id": id,
                 "csrf": pending.csrf, "mode": mode, "email": email, "error": error,
-                "self_signup": self.cfg.self_signup,
+                "self_signup": self.cfg.self_signup, "password": self.cfg.password,
+                "providers": providers,
             }),
         }
     }
@@ -375,6 +415,13 @@ impl OAuth {
         let id = form.get("request").cloned().unwrap_or_default();
         let (pending, client) = self.pending_and_client(&id).await?;
         self.check_csrf(form, &pending)?;
+        if !self.cfg.password {
+            return Err(AuthorizeError::Page {
+                status: StatusCode::FORBIDDEN,
+                title: "Passwords are not used here".into(),
+                message: "This server signs people in through their existing account only. Go back and choose how to sign in.".into(),
+            });
+        }
         let email = form.get("email").map(String::as_str).unwrap_or("");
         let password = form.get("password").map(String::as_str).unwrap_or("");
         let sign_up = form.get("action").map(String::as_str) == Some("sign_up");
@@ -385,7 +432,7 @@ impl OAuth {
                     "Ask the server's operator for an account.",
                 ));
             }
-            match accounts::create_local_user(&self.store, email, password).await {
+            match accounts::sign_up(&self.store, email, password).await {
                 Ok(id) => id,
                 Err(accounts::AccountError::Store(e)) => return Err(e.into()),
                 Err(e) => {
@@ -420,15 +467,26 @@ impl OAuth {
                 }
             }
         };
+        self.start_browser_session(&user_id, "password", &id).await
+    }
+
+    /// Sign this browser in as `user_id` (`method`: `password` or a provider's
+    /// name) and continue request `id`.
+    pub(in crate::oauth) async fn start_browser_session(
+        &self,
+        user_id: &str,
+        method: &str,
+        id: &str,
+    ) -> Result<Outcome, AuthorizeError> {
         let session = secrets::random_token();
         let now = now_ms();
         let expires = now + self.cfg.settings.browser_session_lifetime.as_millis() as i64;
         self.store
-            .insert_browser_session(&secrets::hash(&session), &user_id, now, expires)
+            .insert_browser_session(&secrets::hash(&session), user_id, method, now, expires)
             .await?;
         Ok(Outcome::SignedIn {
             session,
-            to: continue_url(&id),
+            to: continue_url(id),
         })
     }
 
@@ -441,7 +499,7 @@ impl OAuth {
         let id = form.get("request").cloned().unwrap_or_default();
         let (pending, client) = self.pending_and_client(&id).await?;
         self.check_csrf(form, &pending)?;
-        let Some(user) = self.signed_in_user(session).await? else {
+        let Some(BrowserSession { user, .. }) = self.signed_in(session).await? else {
             return Ok(Outcome::Redirect(continue_url(&id)));
         };
         match form.get("decision").map(String::as_str) {

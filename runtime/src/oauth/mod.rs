@@ -18,8 +18,10 @@ mod pages;
 mod register;
 mod revoke;
 mod routes;
+pub mod sealing;
 pub mod secrets;
 mod token;
+pub mod upstream;
 
 use std::time::Duration;
 
@@ -45,6 +47,8 @@ pub struct OAuthSettings {
     pub refresh_grace: Duration,
     /// How long a browser stays signed in on this server.
     pub browser_session_lifetime: Duration,
+    /// Upstream sign-in: outbound limits, discovery and key caching.
+    pub upstream: upstream::UpstreamSettings,
 }
 
 impl Default for OAuthSettings {
@@ -54,6 +58,7 @@ impl Default for OAuthSettings {
             pending_lifetime: Duration::from_secs(600),
             refresh_grace: Duration::from_secs(30),
             browser_session_lifetime: Duration::from_secs(30 * 24 * 3600),
+            upstream: upstream::UpstreamSettings::default(),
         }
     }
 }
@@ -76,6 +81,8 @@ pub struct OAuthConfig {
     pub access_lifetime: Duration,
     pub refresh_lifetime: Duration,
     pub self_signup: bool,
+    /// Local accounts (email and password) are offered.
+    pub password: bool,
     /// The public URL is https: cookies get `Secure` and the `__Host-` prefix.
     pub secure_cookies: bool,
     /// Shown on the sign-in and consent pages.
@@ -110,6 +117,7 @@ impl OAuthConfig {
             access_lifetime: spec.tokens.access_lifetime.0,
             refresh_lifetime: spec.tokens.refresh_lifetime.0,
             self_signup: spec.sign_in.self_signup,
+            password: spec.sign_in.password,
             secure_cookies: config.public_url.scheme() == "https",
             server_title: spec
                 .server
@@ -160,6 +168,9 @@ pub struct OAuth {
     pages: pages::Pages,
     /// Derives the token that replaces a refresh token (see `token`).
     refresh_key: Vec<u8>,
+    /// Sign-in through other identity providers (shared with the MCP core,
+    /// whose tools may ask for a provider's token).
+    pub upstream: std::sync::Arc<upstream::Upstream>,
 }
 
 impl OAuth {
@@ -175,14 +186,13 @@ impl OAuth {
         for (id, client) in &spec.clients {
             let secret_hash = match &client.secret_env {
                 Some(var) => {
-                    let secret = std::env::var(var)
-                        .ok()
-                        .filter(|s| !s.is_empty())
-                        .ok_or_else(|| OAuthStartError::MissingClientSecret {
+                    let secret = config.env.get(var).ok_or_else(|| {
+                        OAuthStartError::MissingClientSecret {
                             client: id.clone(),
                             var: var.clone(),
-                        })?;
-                    Some(secrets::hash(&secret))
+                        }
+                    })?;
+                    Some(secrets::hash(secret))
                 }
                 None => None,
             };
@@ -212,7 +222,18 @@ impl OAuth {
         let refresh_key = store
             .secret("refresh_derivation", &secrets::random_token())
             .await?;
+        let upstream = std::sync::Arc::new(
+            upstream::Upstream::start(
+                spec,
+                config,
+                store.clone(),
+                &cfg.issuer,
+                cfg.settings.pending_lifetime,
+            )
+            .await?,
+        );
         Ok(OAuth {
+            upstream,
             pages: pages::Pages::new(config.templates_dir.as_deref()),
             store,
             keys,

@@ -1,7 +1,8 @@
 //! HTTP for the authorization server. Two routers: the API (discovery, register,
 //! token, revoke, introspect), which browser clients may call from any origin
 //! (CORS `*`, no cookies involved), and the browser pages (authorize, continue,
-//! sign-in, consent), which get no CORS at all.
+//! sign-in, consent, and the round trip to sign-in providers), which get no
+//! CORS at all.
 
 use std::sync::Arc;
 
@@ -135,6 +136,8 @@ pub fn router(o: Arc<OAuth>, guard: OriginRules) -> Router {
         .push(Router::with_path("oauth/authorize").get(authorize))
         .push(Router::with_path("authorize").get(authorize))
         .push(Router::with_path("oauth/continue").get(resume))
+        .push(Router::with_path("oauth/upstream/{provider}").get(upstream_start))
+        .push(Router::with_path("oauth/callback/{provider}").get(upstream_callback))
         .push(Router::with_path("oauth/sign-in").post(sign_in))
         .push(Router::with_path("oauth/consent").post(consent));
     Router::new().push(api).push(pages)
@@ -303,6 +306,12 @@ fn session_cookie(req: &Request, o: &OAuth) -> Option<String> {
         .map(|c| c.value().to_string())
 }
 
+/// The cookie binding login transactions to this browser (U-1).
+fn browser_cookie(req: &Request, o: &OAuth) -> Option<String> {
+    req.cookie(o.upstream_cookie())
+        .map(|c| c.value().to_string())
+}
+
 fn respond(o: &OAuth, res: &mut Response, outcome: Outcome) {
     match outcome {
         Outcome::Redirect(to) => redirect(res, &to),
@@ -317,6 +326,23 @@ fn respond(o: &OAuth, res: &mut Response, outcome: Outcome) {
                 ))
                 .build();
             res.add_cookie(cookie);
+            redirect(res, &to);
+        }
+        Outcome::Upstream { cookie, to } => {
+            if let Some(value) = cookie {
+                // SameSite=Lax: the provider's redirect back is a top-level
+                // navigation from another site, which Lax lets the cookie join.
+                let cookie = Cookie::build((o.upstream_cookie(), value))
+                    .http_only(true)
+                    .same_site(SameSite::Lax)
+                    .secure(o.cfg.secure_cookies)
+                    .path("/")
+                    .max_age(salvo::http::cookie::time::Duration::seconds(
+                        o.cfg.settings.pending_lifetime.as_secs() as i64,
+                    ))
+                    .build();
+                res.add_cookie(cookie);
+            }
             redirect(res, &to);
         }
         Outcome::Page {
@@ -338,9 +364,13 @@ fn redirect(res: &mut Response, to: &str) {
 #[handler]
 async fn authorize(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let o = oauth(depot);
+    let (session, browser) = (session_cookie(req, &o), browser_cookie(req, &o));
     let outcome = match query(req.uri().query().unwrap_or("")) {
         Ok(q) => match o.authorize(&q).await {
-            Ok(id) => Outcome::Redirect(format!("/oauth/continue?request={id}")),
+            Ok(id) => o
+                .after_authorize(&id, session.as_deref(), browser.as_deref())
+                .await
+                .unwrap_or_else(|e| o.authorize_failure(e)),
             Err(e) => o.authorize_failure(e),
         },
         Err(e) => o.authorize_failure(e),
@@ -351,15 +381,49 @@ async fn authorize(req: &mut Request, depot: &mut Depot, res: &mut Response) {
 #[handler]
 async fn resume(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let o = oauth(depot);
-    let session = session_cookie(req, &o);
+    let (session, browser) = (session_cookie(req, &o), browser_cookie(req, &o));
     let outcome = match query(req.uri().query().unwrap_or("")) {
         Ok(q) => {
             let id = q.get("request").cloned().unwrap_or_default();
             let sign_up = q.get("mode").map(String::as_str) == Some("sign_up");
-            o.resume(&id, session.as_deref(), sign_up)
+            o.resume(&id, session.as_deref(), sign_up, browser.as_deref())
                 .await
                 .unwrap_or_else(|e| o.authorize_failure(e))
         }
+        Err(e) => o.authorize_failure(e),
+    };
+    respond(&o, res, outcome);
+}
+
+/// `GET /oauth/upstream/{provider}?request=…`: off to a sign-in provider.
+#[handler]
+async fn upstream_start(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    let o = oauth(depot);
+    let provider = req.param::<String>("provider").unwrap_or_default();
+    let browser = browser_cookie(req, &o);
+    let outcome = match query(req.uri().query().unwrap_or("")) {
+        Ok(q) => {
+            let id = q.get("request").cloned().unwrap_or_default();
+            o.upstream_start(&provider, &id, browser.as_deref())
+                .await
+                .unwrap_or_else(|e| o.authorize_failure(e))
+        }
+        Err(e) => o.authorize_failure(e),
+    };
+    respond(&o, res, outcome);
+}
+
+/// `GET /oauth/callback/{provider}`: back from a sign-in provider.
+#[handler]
+async fn upstream_callback(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    let o = oauth(depot);
+    let provider = req.param::<String>("provider").unwrap_or_default();
+    let browser = browser_cookie(req, &o);
+    let outcome = match query(req.uri().query().unwrap_or("")) {
+        Ok(q) => o
+            .upstream_callback(&provider, &q, browser.as_deref())
+            .await
+            .unwrap_or_else(|e| o.authorize_failure(e)),
         Err(e) => o.authorize_failure(e),
     };
     respond(&o, res, outcome);

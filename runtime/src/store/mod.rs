@@ -24,16 +24,18 @@ mod oauth;
 mod postgres;
 mod sqlite;
 mod subscriptions;
+mod upstream;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::{PgPool, SqlitePool};
 
 pub use self::oauth::{
-    AccessStatus, ClientRow, CodeRow, CodeUse, ConsentRow, FamilyRow, KeyRow, PendingRow,
-    RefreshRow, Rotation, UserRow,
+    AccessStatus, BrowserSession, ClientRow, CodeRow, CodeUse, ConsentRow, FamilyRow, KeyRow,
+    PendingRow, RefreshRow, Rotation, UserRow,
 };
 pub use self::postgres::NOTIFY_CHANNEL;
+pub use self::upstream::{IdentityRow, TransactionRow, UpstreamProfile, UpstreamTokenRow};
 
 /// A store error: the database failed or could not be reached. Maps to HTTP 503 at
 /// the transport (the request may succeed when retried) and is logged with detail.

@@ -9,8 +9,17 @@ use super::{Inner, Store, StoreResult};
 pub struct UserRow {
     pub id: String,
     pub email: Option<String>,
+    pub name: Option<String>,
     pub created_at: i64,
     pub disabled_at: Option<i64>,
+}
+
+/// A signed-in browser: who, and how they signed in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrowserSession {
+    pub user: UserRow,
+    /// `password`, or the name of the provider they signed in with.
+    pub method: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -146,19 +155,25 @@ const CLIENT_COLUMNS: &str = "id, secret_hash, name, redirect_uris, grant_types,
 impl Store {
     // --- users ------------------------------------------------------------------
 
-    /// Create a user with a local (email + password) identity, in one transaction.
-    /// `Ok(false)` when the email is taken.
+    /// Create a user with a local (email + password) identity, in one
+    /// transaction. `Ok(false)` when the email is taken, by a local account or
+    /// by a user who signed in elsewhere with it (a password must never be
+    /// added to someone else's account, nor a second account made with their
+    /// email). `verified`: the operator made the account (rather than self
+    /// sign-up), so the email is vouched for (U-13).
     pub async fn create_local_user(
         &self,
         user_id: &str,
         email: &str,
         password_hash: &str,
+        verified: bool,
         now: i64,
     ) -> StoreResult<bool> {
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let taken: Option<String> = sqlx::query_scalar(
-                "SELECT user_id FROM identities WHERE provider = 'local' AND subject = $1",
+                "SELECT user_id FROM identities WHERE provider = 'local' AND subject = $1 \
+                 UNION SELECT id FROM users WHERE email = $1",
             )
             .bind(email)
             .fetch_optional(&mut *tx)
@@ -173,13 +188,14 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "INSERT INTO identities (provider, subject, user_id, password_hash, created_at) \
-                 VALUES ('local', $1, $2, $3, $4)",
+                "INSERT INTO identities (provider, subject, user_id, password_hash, created_at, \
+                 provider_name, email, email_verified) VALUES ('local', $1, $2, $3, $4, 'local', $1, $5)",
             )
             .bind(email)
             .bind(user_id)
             .bind(password_hash)
             .bind(now)
+            .bind(i64::from(verified))
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -193,13 +209,14 @@ impl Store {
         struct Account {
             id: String,
             email: Option<String>,
+            name: Option<String>,
             created_at: i64,
             disabled_at: Option<i64>,
             password_hash: Option<String>,
         }
         on_pool!(self, |pool| {
             let row = sqlx::query_as::<_, Account>(
-                "SELECT u.id, u.email, u.created_at, u.disabled_at, i.password_hash \
+                "SELECT u.id, u.email, u.name, u.created_at, u.disabled_at, i.password_hash \
                  FROM identities i JOIN users u ON u.id = i.user_id \
                  WHERE i.provider = 'local' AND i.subject = $1",
             )
@@ -211,6 +228,7 @@ impl Store {
                     UserRow {
                         id: a.id,
                         email: a.email,
+                        name: a.name,
                         created_at: a.created_at,
                         disabled_at: a.disabled_at,
                     },
@@ -222,7 +240,7 @@ impl Store {
 
     pub async fn user(&self, id: &str) -> StoreResult<Option<UserRow>> {
         on_pool!(self, |pool| Ok(sqlx::query_as::<_, UserRow>(
-            "SELECT id, email, created_at, disabled_at FROM users WHERE id = $1"
+            "SELECT id, email, name, created_at, disabled_at FROM users WHERE id = $1"
         )
         .bind(id)
         .fetch_optional(pool)
@@ -231,7 +249,7 @@ impl Store {
 
     pub async fn users(&self) -> StoreResult<Vec<UserRow>> {
         on_pool!(self, |pool| Ok(sqlx::query_as::<_, UserRow>(
-            "SELECT id, email, created_at, disabled_at FROM users ORDER BY created_at, id"
+            "SELECT id, email, name, created_at, disabled_at FROM users ORDER BY created_at, id"
         )
         .fetch_all(pool)
         .await?))
@@ -435,19 +453,24 @@ impl Store {
 
     // --- browser sessions ---------------------------------------------------------
 
+    /// A browser signed in as `user_id`; `method` says how (`password` or a
+    /// provider's name).
     pub async fn insert_browser_session(
         &self,
         id_hash: &str,
         user_id: &str,
+        method: &str,
         now: i64,
         expires_at: i64,
     ) -> StoreResult<()> {
         on_pool!(self, |pool| {
             sqlx::query(
-                "INSERT INTO oauth_browser_sessions (id_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO oauth_browser_sessions (id_hash, user_id, method, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(id_hash)
             .bind(user_id)
+            .bind(method)
             .bind(now)
             .bind(expires_at)
             .execute(pool)
@@ -456,21 +479,43 @@ impl Store {
         })
     }
 
-    /// The signed-in user of a browser session (live, user not disabled).
-    pub async fn browser_session_user(
+    /// The signed-in user of a browser session (live, user not disabled), and
+    /// how they signed in.
+    pub async fn browser_session(
         &self,
         id_hash: &str,
         now: i64,
-    ) -> StoreResult<Option<UserRow>> {
-        on_pool!(self, |pool| Ok(sqlx::query_as::<_, UserRow>(
-            "SELECT u.id, u.email, u.created_at, u.disabled_at FROM oauth_browser_sessions s \
-             JOIN users u ON u.id = s.user_id \
-             WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL"
-        )
-        .bind(id_hash)
-        .bind(now)
-        .fetch_optional(pool)
-        .await?))
+    ) -> StoreResult<Option<BrowserSession>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: String,
+            email: Option<String>,
+            name: Option<String>,
+            created_at: i64,
+            disabled_at: Option<i64>,
+            method: Option<String>,
+        }
+        on_pool!(self, |pool| {
+            let row = sqlx::query_as::<_, Row>(
+                "SELECT u.id, u.email, u.name, u.created_at, u.disabled_at, s.method \
+                 FROM oauth_browser_sessions s JOIN users u ON u.id = s.user_id \
+                 WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
+            )
+            .bind(id_hash)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?;
+            Ok(row.map(|r| BrowserSession {
+                user: UserRow {
+                    id: r.id,
+                    email: r.email,
+                    name: r.name,
+                    created_at: r.created_at,
+                    disabled_at: r.disabled_at,
+                },
+                method: r.method,
+            }))
+        })
     }
 
     // --- consents -------------------------------------------------------------------
@@ -837,6 +882,7 @@ impl Store {
         on_pool!(self, |pool| {
             for sql in [
                 "DELETE FROM oauth_pending WHERE expires_at <= $1",
+                "DELETE FROM upstream_transactions WHERE expires_at <= $1",
                 "DELETE FROM oauth_codes WHERE expires_at <= $1 - 86400000",
                 "DELETE FROM oauth_browser_sessions WHERE expires_at <= $1",
                 "DELETE FROM oauth_access_tokens WHERE expires_at <= $1",

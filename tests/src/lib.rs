@@ -2,9 +2,12 @@
 //! on loopback port 0, and an MCP client that speaks raw HTTP so tests see exactly
 //! what a real client would.
 
+pub mod browser;
 pub mod client;
 pub mod db;
+pub mod federated;
 pub mod gated;
+pub mod idp;
 pub mod oauth;
 pub mod server;
 pub mod sse;

@@ -51,6 +51,31 @@ impl TestServer {
         TestServer { running, store }
     }
 
+    /// Start with environment variables of its own (the spec's provider and
+    /// client variables), as if the process had them.
+    pub async fn start_env(
+        db: &TestDb,
+        app: App,
+        settings: Settings,
+        env: &[(String, String)],
+    ) -> TestServer {
+        let store = Store::connect(db.url())
+            .await
+            .expect("the test store opens");
+        let mut config = Config::for_listen("127.0.0.1:0".parse().unwrap(), "unused");
+        config.settings = settings;
+        for (k, v) in env {
+            config.env.set(k.clone(), v.clone());
+        }
+        let listener = gatehouse::bind_listener(&mut config).expect("a free port");
+        let server = app
+            .start(&config, store.clone())
+            .await
+            .expect("the app starts");
+        let running = server.serve_on(listener).expect("the server serves");
+        TestServer { running, store }
+    }
+
     /// Start on a given address (a restart keeps its public URL, so issued tokens
     /// stay valid).
     pub async fn start_at(

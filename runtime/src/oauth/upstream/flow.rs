@@ -28,7 +28,7 @@ use super::error::UpstreamError;
 use super::mapping::{self, Mapped, NoAccount};
 use super::provider::{IssuerRule, Location, ProviderConfig};
 use crate::oauth::OAuth;
-use crate::oauth::authorize::{Outcome, continue_url};
+use crate::oauth::authorize::Outcome;
 use crate::oauth::error::AuthorizeError;
 use crate::oauth::secrets;
 use crate::store::{PendingRow, now_ms};
@@ -207,7 +207,7 @@ impl OAuth {
             template: "error.html",
             ctx: json!({
                 "server_title": self.cfg.server_title, "title": title, "message": message,
-                "retry_url": continue_url(request_id),
+                "retry_request": request_id,
             }),
         }
     }

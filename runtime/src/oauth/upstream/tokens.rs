@@ -187,11 +187,15 @@ impl Upstream {
 }
 
 impl super::provider::ProviderConfig {
-    /// How the provider is named in messages: Google, GitHub, …, or the
-    /// button's text for a generic one.
+    /// How the provider is named in messages: Google, GitHub, …; a generic
+    /// provider by its button's text without "Continue with", else its name.
     pub fn kind_label(&self) -> String {
         match self.kind {
-            gatehouse_specs::ProviderKind::Oidc => self.name.clone(),
+            gatehouse_specs::ProviderKind::Oidc => self
+                .label
+                .strip_prefix("Continue with ")
+                .unwrap_or(&self.name)
+                .to_string(),
             k => k.display_name().to_string(),
         }
     }

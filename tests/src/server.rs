@@ -62,6 +62,16 @@ impl TestServer {
         let store = Store::connect(db.url())
             .await
             .expect("the test store opens");
+        Self::start_env_on(store, app, settings, env).await
+    }
+
+    /// [`TestServer::start_env`] on an already open store.
+    pub async fn start_env_on(
+        store: Store,
+        app: App,
+        settings: Settings,
+        env: &[(String, String)],
+    ) -> TestServer {
         let mut config = Config::for_listen("127.0.0.1:0".parse().unwrap(), "unused");
         config.settings = settings;
         for (k, v) in env {
@@ -114,6 +124,18 @@ impl TestServer {
             .await
             .expect("the memory app builds");
         Self::start_at(store, app, Settings::default(), addr).await
+    }
+
+    /// The memory server with environment variables of its own (e.g. the
+    /// `SSO_*` variables of its single sign-on provider).
+    pub async fn memory_env(db: &TestDb, env: &[(String, String)]) -> TestServer {
+        let store = Store::connect(db.url())
+            .await
+            .expect("the test store opens");
+        let app = memory_server::app(store.clone())
+            .await
+            .expect("the memory app builds");
+        Self::start_env_on(store, app, Settings::default(), env).await
     }
 
     pub fn url(&self) -> String {

@@ -2,8 +2,12 @@
 //! server as a custom connector, and what Claude does when the server later
 //! loses state (MCP-REQUIREMENTS: A-RS-1..4, A-AS-1, A-AZ-1/2, A-TK-*, T-20..24).
 //! Every request and the parts of every response Claude acts on are recorded in
-//! a transcript, pinned as a snapshot (ports, ids and tokens redacted).
+//! a transcript, pinned as a snapshot (ports, ids and tokens redacted). A
+//! variant signs the person in through the memory server's single sign-on
+//! provider instead of a password (IDENTITY.md, issue 10).
 
+use gatehouse_tests::browser::Browser;
+use gatehouse_tests::idp::Idp;
 use gatehouse_tests::oauth::{CLAUDE_REDIRECT, Flow, Pkce, Registered, params};
 use gatehouse_tests::{Session, TestServer, backend_tests};
 use reqwest::StatusCode;
@@ -220,6 +224,100 @@ backend_tests! {
             (r"gh_[A-Za-z0-9_-]{22}", "[client_id]"),
         ] }, {
             insta::assert_json_snapshot!("claude_transcript", t.0);
+        });
+        server.stop().await;
+    }
+
+    // The same connection with sign-in through an identity provider the
+    // product already has (the memory server's `sso`, here the loopback
+    // OpenID provider): the person clicks Connect, chooses single sign-on,
+    // signs in there and is back in Claude; the MCP server sees the internal
+    // user, and a second connection later is the same user with the same data.
+    async fn claude_connects_through_single_sign_on(db) {
+        let idp = Idp::start();
+        let env: Vec<(String, String)> = idp.env().into_iter().filter(|(k, _)| k.starts_with("SSO_")).collect();
+        let server = TestServer::memory_env(&db, &env).await;
+        let flow = server.oauth();
+        let mut t = Transcript::default();
+
+        let client = register(&flow, &mut t, "dynamic client registration").await;
+        let browser = Browser::new();
+        let pkce = Pkce::new();
+        let url = flow.authorize_url(&client, &pkce, "claude-state", Some("memories:read memories:write"));
+        let start = browser.get(&url).await;
+        assert_eq!(start.status, StatusCode::SEE_OTHER);
+        t.record("Claude opens the authorization URL in the browser", "GET /oauth/authorize?resource=…", start.status,
+            json!({ "location": start.location().unwrap().split('?').next() }));
+        let page = browser.get(&flow.url(&start.location().unwrap())).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let buttons: Vec<&str> = ["Continue with single sign-on", "Continue with Google", "Continue with GitHub"]
+            .into_iter().filter(|b| page.html.contains(b)).collect();
+        t.record("the sign-in page: single sign-on (the only provider configured) or a password", "GET /oauth/continue", page.status,
+            json!({ "buttons": buttons, "password_form": page.html.contains("name=\"password\"") }));
+        let marker = "href=\"/oauth/upstream/sso?request=";
+        let at = page.html.find(marker).expect("the single sign-on button") + "href=\"".len();
+        let button = &page.html[at..at + page.html[at..].find('"').unwrap()];
+        let upstream = browser.get(&flow.url(button)).await;
+        assert_eq!(upstream.status, StatusCode::SEE_OTHER);
+        let to = upstream.location().unwrap();
+        let q = params(&to);
+        t.record("the person chooses single sign-on", "GET /oauth/upstream/sso?request=…", upstream.status, json!({
+            "location": to.split('?').next(), "redirect_uri": q["redirect_uri"], "scope": q["scope"],
+            "code_challenge_method": q["code_challenge_method"], "has_state": q.contains_key("state"), "has_nonce": q.contains_key("nonce"),
+            "binds_the_browser": upstream.headers.get("set-cookie").is_some(),
+        }));
+        let callback = browser.walk(&to, "alice", &flow.url("/oauth/callback/")).await.reached();
+        t.record("signed in at the provider, which sends the browser back", "GET [idp]/auth → …", StatusCode::SEE_OTHER,
+            json!({ "callback": callback.split('?').next(), "has_code": params(&callback).contains_key("code"), "iss": params(&callback)["iss"] }));
+        let back = browser.get(&callback).await;
+        assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.html);
+        t.record("gatehouse redeems the code and verifies the ID token", "GET /oauth/callback/sso?code=…", back.status,
+            json!({ "location": back.location().unwrap().split('?').next(), "signed_in": back.cookie().is_some() }));
+        let consent = browser.get(&flow.url(&back.location().unwrap())).await;
+        assert_eq!(consent.status, StatusCode::OK);
+        let who = consent.html.find("Signed in as").map(|i| consent.html[i..].split('<').next().unwrap().to_string());
+        t.record("the consent page names Claude and how the person signed in", "GET /oauth/continue", consent.status, json!({ "who": who }));
+        let allowed = browser.post_form(&flow.url("/oauth/consent"), &[
+            ("request", &consent.field("request").unwrap()), ("csrf", &consent.field("csrf").unwrap()), ("decision", "allow"),
+        ]).await;
+        let to_claude = allowed.location().unwrap();
+        assert!(to_claude.starts_with(CLAUDE_REDIRECT), "{to_claude}");
+        let p = params(&to_claude);
+        t.record("back in Claude", "POST /oauth/consent", allowed.status,
+            json!({ "callback": CLAUDE_REDIRECT, "has_code": p.contains_key("code"), "state": p["state"], "iss": p["iss"] }));
+        let (status, tokens) = flow.exchange(&client, &p["code"], &pkce).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        t.record("code exchanged", "POST /oauth/token", status, json!({ "scope": tokens["scope"], "has_refresh_token": tokens["refresh_token"].is_string() }));
+
+        let session = connect(&server, tokens["access_token"].as_str().unwrap(), &mut t).await;
+        session.call_tool("add_memory", json!({ "text": "Signed in with the company account" })).await;
+        let user = server.store.identity(&idp.url("sso"), "alice").await.unwrap().expect("the identity").user_id;
+        assert!(uuid::Uuid::parse_str(&user).is_ok(), "the internal user id");
+
+        // Later, Claude connects again: the browser is still signed in on the
+        // server and this person allowed Claude already, so the browser goes
+        // straight back, with no provider and no page; the data is the same
+        // user's.
+        let again = register(&flow, &mut t, "Claude registers again (the same metadata: the same client)").await;
+        let pkce = Pkce::new();
+        let url = flow.authorize_url(&again, &pkce, "claude-state", Some("memories:read memories:write"));
+        let straight = browser.walk(&url, "nobody", CLAUDE_REDIRECT).await.reached();
+        let p = params(&straight);
+        t.record("signed in and allowed before: straight back to Claude", "GET /oauth/authorize?resource=…", StatusCode::SEE_OTHER,
+            json!({ "callback": CLAUDE_REDIRECT, "has_code": p.contains_key("code") }));
+        assert_eq!(idp.stats("sso").await["authorization"], 1, "the provider was not asked again");
+        let (_, tokens) = flow.exchange(&again, &p["code"], &pkce).await;
+        let session = connect(&server, tokens["access_token"].as_str().unwrap(), &mut t).await;
+        let found = session.call_tool("search_memories", json!({ "query": "company" })).await;
+        assert_eq!(found["structuredContent"]["memories"][0]["text"], "Signed in with the company account", "the same user's data");
+        assert_eq!(server.store.users().await.unwrap().len(), 1);
+
+        insta::with_settings!({ filters => vec![
+            (r"127\.0\.0\.1:\d+", "[host]"),
+            (r"127\.0\.0\.2:\d+", "[idp]"),
+            (r"gh_[A-Za-z0-9_-]{22}", "[client_id]"),
+        ] }, {
+            insta::assert_json_snapshot!("claude_sso_transcript", t.0);
         });
         server.stop().await;
     }

@@ -19,6 +19,8 @@ use gatehouse_tests::{TestDb, TestServer, backend_tests, federated};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+const FEDERATED: &str = env!("CARGO_BIN_EXE_federated-server");
+
 /// A provider process and a gatehouse server using it.
 struct Fixture {
     idp: Idp,
@@ -629,5 +631,83 @@ backend_tests! {
         let result = s.call_tool("upstream_userinfo", json!({ "url": userinfo })).await;
         assert_eq!(result["isError"], json!(true));
         assert!(result["content"][0]["text"].as_str().unwrap().contains("no SSO account is connected"), "{result}");
+    }
+
+    // The operator's side: which providers are offered (and why not), whether
+    // they answer, the start-up log saying so; linking a provider account to a
+    // user by hand, seeing it in `users list`, unlinking it.
+    async fn operator_commands_for_providers(db) {
+        let mut idp = Idp::start();
+        let env: Vec<(String, String)> = idp.env().into_iter().filter(|(k, _)| k.starts_with("SSO_")).collect();
+        let run = |args: &[&str], env: &[(String, String)]| {
+            let out = std::process::Command::new(FEDERATED)
+                .args(args)
+                .env("DATABASE_URL", db.url())
+                .env("RUST_LOG", "warn")
+                .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .output()
+                .expect("the server binary runs");
+            (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        };
+        let (ok, listed, _) = run(&["providers", "list"], &env);
+        assert!(ok);
+        let sso = idp.url("sso");
+        assert!(listed.contains(&format!("sso\toidc\toffered\tredirect URI http://127.0.0.1:8080/oauth/callback/sso\tdiscovery answers (issuer {sso})")), "{listed}");
+        assert!(listed.contains("plain\toidc\tnot offered\tenvironment variables unset: PLAIN_CLIENT_ID, PLAIN_CLIENT_SECRET, PLAIN_ISSUER"), "{listed}");
+        assert!(listed.contains("github\tgithub\tnot offered\tenvironment variables unset: GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET"), "{listed}");
+
+        // The server says the same at start-up.
+        let mut server = std::process::Command::new(FEDERATED)
+            .env("DATABASE_URL", db.url()).env("GATEHOUSE_LISTEN", "127.0.0.1:0").env("RUST_LOG", "info").env("NO_COLOR", "1")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped())
+            .spawn().unwrap();
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(server.stderr.take().unwrap()));
+        let mut seen = Vec::new();
+        while let Some(Ok(line)) = lines.next() {
+            let ready = line.contains("ready");
+            seen.push(line);
+            if ready { break; }
+        }
+        let _ = server.kill();
+        let _ = server.wait();
+        assert!(seen.iter().any(|l| l.contains("sign-in provider offered") && l.contains("provider=sso")), "{seen:#?}");
+        assert!(seen.iter().any(|l| l.contains("sign-in provider not offered: environment variables unset: PLAIN_CLIENT_ID")), "{seen:#?}");
+
+        let (ok, _, err) = run(&["users", "add", "ada@example.com", "--password", PASSWORD], &env);
+        assert!(ok, "{err}");
+        let (ok, out, err) = run(&["users", "link", "ada@example.com", "--provider", "sso", "--subject", "alice"], &env);
+        assert!(ok, "{err}");
+        assert_eq!(out.trim(), format!("linked sso alice ({sso}) to ada@example.com"));
+        let (ok, _, err) = run(&["users", "link", "ada@example.com", "--provider", "sso", "--subject", "alice"], &env);
+        assert!(!ok && err.contains("belongs to a user already"), "{err}");
+        let (ok, _, err) = run(&["users", "link", "ada@example.com", "--provider", "nope", "--subject", "x"], &env);
+        assert!(!ok && err.contains("declares no sign-in provider `nope`"), "{err}");
+        let (ok, _, err) = run(&["users", "link", "ada@example.com", "--provider", "plain", "--subject", "x"], &env);
+        assert!(!ok && err.contains("is not offered here") && err.contains("--issuer"), "{err}");
+        let (_, users, _) = run(&["users", "list"], &env);
+        assert!(users.contains("ada@example.com\tactive"), "{users}");
+        assert!(users.contains("  identity\tlocal\tada@example.com\tpassword"), "{users}");
+        assert!(users.contains(&format!("  identity\tsso\t{sso}\talice\t-")), "{users}");
+
+        // Alice, signing in at the provider, is Ada's user now.
+        let server = TestServer::start_env(&db, federated::app(), Settings::default(), &env).await;
+        let f = Fixture { flow: server.oauth(), server, idp };
+        let ada = gatehouse::oauth::accounts::sign_in(&f.server.store, "ada@example.com", PASSWORD).await.unwrap().unwrap().id;
+        let tokens = f.connect("sso", "alice").await;
+        assert_eq!(f.whoami(&tokens).await, ada);
+        let (_, users, _) = run(&["users", "list"], &env);
+        assert!(users.contains(&format!("  identity\tsso\t{sso}\talice\talice@example.com (verified)")), "kept up to date: {users}");
+
+        let (ok, out, _) = run(&["users", "unlink", "ada@example.com", "--provider", "sso"], &env);
+        assert!(ok);
+        assert_eq!(out.trim(), "unlinked 1 sso identity of ada@example.com");
+        assert!(f.server.store.identity(&sso, "alice").await.unwrap().is_none());
+
+        // The provider down: `providers list` says so.
+        idp = f.idp;
+        idp.stop();
+        let (_, listed, _) = run(&["providers", "list"], &env);
+        assert!(listed.contains("sso\toidc\toffered") && listed.contains("discovery FAILED: could not reach 127.0.0.2"), "{listed}");
     }
 }

@@ -306,6 +306,14 @@ impl Checker {
                     }
                 }
             }
+            for key in provider.authorization_params.keys() {
+                if providers::RESERVED_AUTHORIZATION_PARAMS.contains(&key.as_str()) {
+                    self.at_key(
+                        child(&child(&p, "authorization_params"), key.as_str()),
+                        format!("`{key}` is set by gatehouse itself (the login transaction depends on it)"),
+                    );
+                }
+            }
             if let Some(icon) = &provider.icon
                 && let Err(e) = providers::check_icon(icon)
             {

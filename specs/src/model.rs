@@ -277,7 +277,14 @@ pub struct Provider {
     /// `email_verified`, `name`).
     #[serde(default)]
     pub claims: Vec<String>,
-    /// `microsoft`: a tenant id or domain, or `common` / `organizations`.
+    /// Extra parameters of the authorization request, e.g. `prompt:
+    /// select_account`, or Google's `access_type: offline` (which `google`
+    /// adds by itself with `store_tokens`). The protocol's own parameters
+    /// cannot be set here.
+    #[serde(default)]
+    pub authorization_params: IndexMap<String, String>,
+    /// `microsoft`: a directory (tenant) id, or `common`, `organizations` or
+    /// `consumers`.
     #[serde(default)]
     pub tenant: Option<String>,
     /// `microsoft` with `common` or `organizations`: the tenant ids whose users

@@ -5,6 +5,21 @@
 
 use crate::model::{Provider, ProviderKind, SignIn, UpstreamClientAuth};
 
+/// The authorization request's parameters gatehouse sets itself (U-1..U-4):
+/// `authorization_params` may not replace them.
+pub const RESERVED_AUTHORIZATION_PARAMS: [&str; 10] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "claims",
+    "response_mode",
+];
+
 /// Microsoft's personal-accounts tenant (`consumers`): its id is fixed.
 pub const MICROSOFT_CONSUMERS_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 

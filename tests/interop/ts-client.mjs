@@ -4,15 +4,21 @@
 // sign-in page (headless Chromium) → token → initialize → tools/list → add_memory
 // → search_memories finds it → refresh (after the server rejects the access
 // token) → call again.
-//   node ts-client.mjs MEMORY_SERVER_BIN [POSTGRES_URL]
+//   node ts-client.mjs MEMORY_SERVER_BIN [--sso] [POSTGRES_URL]
+// With --sso the person signs in through the memory server's single sign-on
+// provider (the loopback OpenID provider of tests/upstream) instead of a
+// password.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { signIn } from './lib/browser.mjs';
 import { check, checkSequence, recordingFetch, toolText } from './lib/check.mjs';
+import { startIdp } from './lib/idp.mjs';
 import { operator, scratchDatabase, startServer } from './lib/server.mjs';
 
-const [bin, postgres] = process.argv.slice(2);
+const [bin, ...rest] = process.argv.slice(2);
+const sso = rest.includes('--sso');
+const postgres = rest.find((a) => a !== '--sso');
 const EMAIL = 'ts-sdk@example.com';
 const PASSWORD = 'correct horse battery staple';
 const REDIRECT = 'http://127.0.0.1:8976/oauth/callback';
@@ -39,10 +45,11 @@ class Provider {
 }
 
 const db = await scratchDatabase(postgres);
-await operator(bin, db.url, ['users', 'add', EMAIL, '--password', PASSWORD]);
-const server = await startServer(bin, db.url);
+const idp = sso ? await startIdp() : null;
+if (!sso) await operator(bin, db.url, ['users', 'add', EMAIL, '--password', PASSWORD]);
+const server = await startServer(bin, db.url, idp ? idp.env : {});
 try {
-  console.log(`TypeScript SDK client against ${server.mcp} (${postgres ? 'PostgreSQL' : 'SQLite'})`);
+  console.log(`TypeScript SDK client against ${server.mcp} (${postgres ? 'PostgreSQL' : 'SQLite'}${sso ? `, signing in through ${idp.issuer}` : ''})`);
   const log = [];
   const fetchFn = recordingFetch(log);
   const provider = new Provider();
@@ -67,7 +74,8 @@ try {
   check(authorize.searchParams.get('resource') === server.mcp, `resource=${authorize.searchParams.get('resource')}`);
 
   // 2. A person signs in on the page; the browser comes back with the code.
-  const back = new URL(await signIn(authorize.toString(), { email: EMAIL, password: PASSWORD, callbackPrefix: REDIRECT }));
+  const person = sso ? { provider: 'sso', login: idp.login } : { email: EMAIL, password: PASSWORD };
+  const back = new URL(await signIn(authorize.toString(), { ...person, callbackPrefix: REDIRECT }));
   check(back.searchParams.get('state') === authorize.searchParams.get('state'), 'state returned unchanged');
   check(back.searchParams.get('iss'), `iss returned (${back.searchParams.get('iss')})`);
   await transport.finishAuth(back.searchParams.get('code'));
@@ -99,8 +107,9 @@ try {
   checkSequence(log, ['POST /mcp 401', 'POST /oauth/token 200', 'POST /mcp 200'], 'refresh on 401');
 
   await client.close();
-  console.log('TypeScript SDK client: the whole flow passed');
+  console.log(`TypeScript SDK client: the whole flow passed${sso ? ' (single sign-on)' : ''}`);
 } finally {
   await server.stop();
+  if (idp) await idp.stop();
   await db.drop();
 }

@@ -710,4 +710,31 @@ backend_tests! {
         let (_, listed, _) = run(&["providers", "list"], &env);
         assert!(listed.contains("sso\toidc\toffered") && listed.contains("discovery FAILED: could not reach 127.0.0.2"), "{listed}");
     }
+
+    // U-1 on https: the browser binding is a `__Host-` cookie, Secure, and the
+    // redirect URI registered upstream is the public https URL's.
+    async fn https_binds_the_browser_with_a_host_cookie(db) {
+        let idp = Idp::start();
+        let store = gatehouse::Store::connect(db.url()).await.unwrap();
+        let mut config = gatehouse::Config::for_listen("127.0.0.1:0".parse().unwrap(), "unused");
+        let listener = gatehouse::bind_listener(&mut config).unwrap();
+        config.public_url = "https://mcp.example.com".parse().unwrap();
+        config.public_url_given = true;
+        for (k, v) in idp.env() {
+            config.env.set(k, v);
+        }
+        let running = federated::app().start(&config, store.clone()).await.unwrap().serve_on(listener).unwrap();
+        let server = TestServer { running, store };
+        let mut flow = server.oauth();
+        flow.resource = "https://mcp.example.com/mcp".into();
+        let f = Fixture { flow, server, idp };
+        let browser = Browser::new();
+        let a = attempt(&f.flow).await;
+        let page = f.sign_in_page(&browser, &a).await;
+        let start = browser.get(&f.button(&page, "sso")).await;
+        assert_eq!(start.status, StatusCode::SEE_OTHER, "{}", start.html);
+        let cookie = start.headers.get("set-cookie").unwrap().to_str().unwrap();
+        assert!(cookie.starts_with("__Host-gatehouse_upstream=") && cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"), "{cookie}");
+        assert_eq!(params(&start.location().unwrap())["redirect_uri"], "https://mcp.example.com/oauth/callback/sso");
+    }
 }

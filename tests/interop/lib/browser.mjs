@@ -7,16 +7,22 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /**
- * Opens `authorizeUrl`, signs in as `email`/`password` and allows the client.
+ * Opens `authorizeUrl`, signs in as `email`/`password` (or, with `provider`,
+ * through that sign-in provider's button as `login`) and allows the client.
  * Resolves with the URL the browser was sent back to (starting with
  * `callbackPrefix`). With `intercept`, that last request is answered by the
  * browser itself (for clients that only want the URL); otherwise it goes to the
  * client's own listener (the Inspector, the conformance suite).
  */
-export async function signIn(authorizeUrl, { email, password, callbackPrefix, intercept = true }) {
-  const browser = await chromium.launch({
+/** Debian's Chromium, headless, with the flags this machine needs. */
+export function launch() {
+  return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: ARGS,
   });
+}
+
+export async function signIn(authorizeUrl, { email, password, provider, login, callbackPrefix, intercept = true }) {
+  const browser = await launch();
   try {
     const page = await browser.newPage();
     if (intercept) {
@@ -26,9 +32,17 @@ export async function signIn(authorizeUrl, { email, password, callbackPrefix, in
     const back = page.waitForRequest((r) => r.url().startsWith(callbackPrefix), { timeout: 60_000 });
     back.catch(() => {});
     await page.goto(authorizeUrl);
-    await page.fill('input[name=email]', email);
-    await page.fill('input[name=password]', password);
-    await page.click('button[type=submit]');
+    if (provider) {
+      // Through a sign-in provider: its button on the sign-in page, then the
+      // provider's own login form (the loopback OpenID provider's: `login`).
+      await page.click(`a[href^="/oauth/upstream/${provider}?"]`);
+      await page.fill('input[name=login]', login);
+      await page.click('button[type=submit]');
+    } else {
+      await page.fill('input[name=email]', email);
+      await page.fill('input[name=password]', password);
+      await page.click('button[type=submit]');
+    }
     // The consent page, unless this user already allowed this client.
     const allow = page.locator('button[value=allow]');
     const outcome = await Promise.race([

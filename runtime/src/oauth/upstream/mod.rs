@@ -223,6 +223,9 @@ impl Upstream {
                 .append_pair("state", &state)
                 .append_pair("code_challenge", &secrets::s256(&verifier))
                 .append_pair("code_challenge_method", "S256");
+            for (k, v) in &config.authorization_params {
+                q.append_pair(k, v);
+            }
             if config.kind.is_oidc() {
                 q.append_pair("nonce", &nonce);
                 if !config.claims.is_empty() && metadata.claims_parameter {

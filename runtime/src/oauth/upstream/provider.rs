@@ -92,6 +92,8 @@ pub struct ProviderConfig {
     pub client_auth: Option<UpstreamClientAuth>,
     pub scopes: Vec<String>,
     pub claims: Vec<String>,
+    /// Extra parameters of the authorization request.
+    pub authorization_params: Vec<(String, String)>,
     pub location: Location,
     /// `{public URL}/oauth/callback/{name}`: the one redirect URI (U-4).
     pub redirect_uri: String,
@@ -235,6 +237,18 @@ pub fn resolve(
         (ProviderKind::Github, None) => Some(UpstreamClientAuth::ClientSecretPost),
         (_, None) => None,
     };
+    let mut authorization_params: Vec<(String, String)> = p
+        .authorization_params
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    // Google gives a refresh token only to requests for offline access.
+    if p.kind == ProviderKind::Google
+        && p.store_tokens
+        && !p.authorization_params.contains_key("access_type")
+    {
+        authorization_params.push(("access_type".into(), "offline".into()));
+    }
     Ok(ProviderConfig {
         name: name.to_string(),
         kind: p.kind,
@@ -245,6 +259,7 @@ pub fn resolve(
         client_auth,
         scopes: p.scopes_or_default(),
         claims: p.claims.clone(),
+        authorization_params,
         location,
         redirect_uri: format!(
             "{}/oauth/callback/{name}",
@@ -365,6 +380,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.label, "Continue with Google");
+        assert!(c.authorization_params.is_empty());
+        let keeping = provider(
+            "kind: google\nstore_tokens: true\nclient_id_env: G_ID\nclient_secret_env: G_SECRET",
+        );
+        let k = resolve(
+            "google",
+            &keeping,
+            &SignIn::default(),
+            &env(&[("G_ID", "gid"), ("G_SECRET", "gs")]),
+            BASE,
+        )
+        .unwrap();
+        assert_eq!(
+            k.authorization_params,
+            [("access_type".to_string(), "offline".to_string())]
+        );
         assert_eq!(
             c.location,
             Location::Discovered {

@@ -1,9 +1,12 @@
 // Drives the memory server's sign-in and consent pages in headless Chromium, the
-// way a person connecting a client would, and saves screenshots of both pages.
-// Usage: node scripts/screenshot-pages.mjs http://127.0.0.1:PORT OUT_DIR
-// (scripts/screenshot-pages starts the server and installs playwright-core).
-import { chromium } from 'playwright-core';
+// way a person connecting Claude would, and saves screenshots: the sign-in page
+// with its providers (single sign-on through the loopback OpenID provider,
+// Google and GitHub offered) and a password, then the consent page after
+// signing in through single sign-on.
+// Usage (scripts/screenshot-pages starts the server):
+//   node tests/interop/screenshots.mjs http://127.0.0.1:PORT OUT_DIR
 import { createHash, randomBytes } from 'node:crypto';
+import { launch } from './lib/browser.mjs';
 
 const [base, out] = process.argv.slice(2);
 const b64url = (buf) => buf.toString('base64url');
@@ -26,19 +29,15 @@ for (const [k, v] of Object.entries({
   scope: 'memories:read memories:write',
 })) url.searchParams.set(k, v);
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium', headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-const page = await browser.newPage({ viewport: { width: 720, height: 700 }, deviceScaleFactor: 2 });
+const browser = await launch();
+const page = await browser.newPage({ viewport: { width: 720, height: 860 }, deviceScaleFactor: 2 });
 // The last redirect goes to Claude: catch it rather than leave loopback.
 await page.route('https://claude.ai/**', (route) => route.abort());
 await page.goto(url.toString());
-await page.click('text=Create an account');
-await page.fill('input[name=email]', 'ada@example.com');
-await page.fill('input[name=password]', 'correct horse battery staple');
+await page.waitForSelector('a[href^="/oauth/upstream/sso?"]');
 await page.screenshot({ path: `${out}/sign-in.png` });
+await page.click('a[href^="/oauth/upstream/sso?"]');
+await page.fill('input[name=login]', 'alice');
 await page.click('button[type=submit]');
 await page.waitForSelector('button[value=allow]');
 await page.screenshot({ path: `${out}/consent.png` });
@@ -51,5 +50,5 @@ const back = new URL(request.url());
 if (!back.searchParams.get('code') || back.searchParams.get('state') !== 'screenshot') {
   throw new Error(`unexpected redirect ${request.url()}`);
 }
-console.log('sign-in and consent completed in Chromium; screenshots saved');
+console.log('sign-in through single sign-on and consent completed in Chromium; screenshots saved');
 await browser.close();

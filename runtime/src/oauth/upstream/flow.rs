@@ -177,7 +177,9 @@ impl OAuth {
                 "Nothing was shared. You can try again, or go back to the app.".to_string(),
             ),
             UpstreamError::Refused { error, description } => {
-                tracing::warn!(provider = %config.name, error = %error, description = description.as_deref().unwrap_or(""), "sign-in provider refused");
+                // `?`: these came in the callback's query, so anyone can write
+                // them; Debug escapes line breaks (no forged log lines).
+                tracing::warn!(provider = %config.name, error = ?error, description = ?description, "sign-in provider refused");
                 (
                     format!("{label} refused the sign-in"),
                     format!(
@@ -186,7 +188,7 @@ impl OAuth {
                 )
             }
             UpstreamError::Invalid(detail) => {
-                tracing::warn!(provider = %config.name, error = %detail, "sign-in response refused");
+                tracing::warn!(provider = %config.name, error = ?detail, "sign-in response refused");
                 (
                     format!("Sign-in with {label} could not be verified"),
                     format!(
@@ -239,7 +241,7 @@ impl OAuth {
         }
         // 3: the browser that started it (U-1).
         if !browser.is_some_and(|b| secrets::matches_hash(b, &transaction.browser_hash)) {
-            tracing::warn!(provider = %provider, "upstream callback from another browser refused");
+            tracing::warn!(provider = ?provider, "upstream callback from another browser refused");
             return Err(page(
                 StatusCode::FORBIDDEN,
                 "This sign-in was started in another browser",
@@ -248,7 +250,7 @@ impl OAuth {
         }
         // 4: mix-up (U-4).
         if transaction.provider != provider {
-            tracing::warn!(provider = %provider, started_with = %transaction.provider, "upstream callback on another provider's path refused");
+            tracing::warn!(provider = ?provider, started_with = %transaction.provider, "upstream callback on another provider's path refused");
             return Err(page(
                 StatusCode::BAD_REQUEST,
                 "Sign-in answer from the wrong provider",

@@ -4,7 +4,6 @@
 //! (127.0.0.2, 127.0.0.3, …) so its cookies stay apart from gatehouse's, as on
 //! separate sites.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -160,26 +159,26 @@ impl Idp {
     fn start_with(issuers: Vec<IssuerSpec>, ports: Option<&serde_json::Map<String, Value>>) -> Idp {
         install();
         let config = Self::config(&issuers, ports);
+        // Its warnings (Node version, in-memory adapter) go to a file, shown
+        // if it does not start.
+        let log = tempfile::NamedTempFile::new().expect("a log file");
         let mut child = Command::new("node")
             .arg(dir().join("provider.mjs"))
             .arg(config.to_string())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log.reopen().expect("the log file"))
             .spawn()
             .expect("node runs");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
+        let rx = crate::server::stdout_lines(&mut child);
         let urls = loop {
             let line = rx
                 .recv_timeout(Duration::from_secs(90))
-                .expect("the provider says it is ready");
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "the provider did not say it is ready ({e}): {}",
+                        std::fs::read_to_string(log.path()).unwrap_or_default()
+                    )
+                });
             if let Some(json) = line.strip_prefix("ready ") {
                 break serde_json::from_str::<serde_json::Map<String, Value>>(json)
                     .expect("the issuers' URLs");

@@ -39,16 +39,12 @@ impl TestServer {
         let store = Store::connect(db.url())
             .await
             .expect("the test store opens");
-        let mut config = Config::for_listen("127.0.0.1:0".parse().unwrap(), "unused");
-        let listener = gatehouse::bind_listener(&mut config).expect("a free port");
-        config.public_url = public_url.parse().expect("a public URL");
-        config.public_url_given = true;
-        let server = app
-            .start(&config, store.clone())
-            .await
-            .expect("the app starts");
-        let running = server.serve_on(listener).expect("the server serves");
-        TestServer { running, store }
+        let config = Config::for_listen("127.0.0.1:0".parse().unwrap(), "unused");
+        Self::start_config(store, app, config, |c| {
+            c.public_url = public_url.parse().expect("a public URL");
+            c.public_url_given = true;
+        })
+        .await
     }
 
     /// Start with environment variables of its own (the spec's provider and
@@ -77,13 +73,7 @@ impl TestServer {
         for (k, v) in env {
             config.env.set(k.clone(), v.clone());
         }
-        let listener = gatehouse::bind_listener(&mut config).expect("a free port");
-        let server = app
-            .start(&config, store.clone())
-            .await
-            .expect("the app starts");
-        let running = server.serve_on(listener).expect("the server serves");
-        TestServer { running, store }
+        Self::start_config(store, app, config, |_| {}).await
     }
 
     /// Start on a given address (a restart keeps its public URL, so issued tokens
@@ -96,7 +86,19 @@ impl TestServer {
     ) -> TestServer {
         let mut config = Config::for_listen(addr, "unused");
         config.settings = settings;
+        Self::start_config(store, app, config, |_| {}).await
+    }
+
+    /// Bind `config`'s address (port 0 picks one), let `adjust` change the
+    /// configuration now that the port is known, start `app` and serve.
+    pub async fn start_config(
+        store: Store,
+        app: App,
+        mut config: Config,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let listener = gatehouse::bind_listener(&mut config).expect("a free port");
+        adjust(&mut config);
         let server = app
             .start(&config, store.clone())
             .await
@@ -199,15 +201,7 @@ impl Process {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("the server binary starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
+        let rx = stdout_lines(&mut child);
         let mut lines = Vec::new();
         let url = loop {
             let line = rx
@@ -246,4 +240,19 @@ impl Drop for Process {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A child's standard output, line by line, read on a thread of its own (so a
+/// test can wait for a line with a timeout).
+pub fn stdout_lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
 }

@@ -665,7 +665,8 @@ backend_tests! {
         let mut lines = std::io::BufRead::lines(std::io::BufReader::new(server.stderr.take().unwrap()));
         let mut seen = Vec::new();
         while let Some(Ok(line)) = lines.next() {
-            let ready = line.contains("ready");
+            // The line announcing the server is ready names its public URL.
+            let ready = line.contains("public_url=");
             seen.push(line);
             if ready { break; }
         }
@@ -717,14 +718,14 @@ backend_tests! {
         let idp = Idp::start();
         let store = gatehouse::Store::connect(db.url()).await.unwrap();
         let mut config = gatehouse::Config::for_listen("127.0.0.1:0".parse().unwrap(), "unused");
-        let listener = gatehouse::bind_listener(&mut config).unwrap();
-        config.public_url = "https://mcp.example.com".parse().unwrap();
-        config.public_url_given = true;
         for (k, v) in idp.env() {
             config.env.set(k, v);
         }
-        let running = federated::app().start(&config, store.clone()).await.unwrap().serve_on(listener).unwrap();
-        let server = TestServer { running, store };
+        let server = TestServer::start_config(store, federated::app(), config, |c| {
+            c.public_url = "https://mcp.example.com".parse().unwrap();
+            c.public_url_given = true;
+        })
+        .await;
         let mut flow = server.oauth();
         flow.resource = "https://mcp.example.com/mcp".into();
         let f = Fixture { flow, server, idp };

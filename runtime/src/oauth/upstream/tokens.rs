@@ -92,30 +92,33 @@ impl Upstream {
             .as_ref()
             .ok_or_else(|| UpstreamTokenError::NotKept(provider.to_string()))?;
         let label = offered.config.kind_label();
-        let row = self
-            .store
-            .upstream_tokens(user_id, provider)
-            .await?
-            .ok_or_else(|| UpstreamTokenError::NotConnected(label.clone()))?;
-        if let Some(t) = self.fresh(sealer, &row) {
-            return Ok(t);
-        }
-        // One refresh at a time per identity in this process; another replica
-        // racing us is caught by the compare-and-swap below.
-        let key = format!("{}|{}", row.provider, row.subject);
+        let stored = async || -> Result<Result<String, UpstreamTokenRow>, UpstreamTokenError> {
+            let row = self
+                .store
+                .upstream_tokens(user_id, provider)
+                .await?
+                .ok_or_else(|| UpstreamTokenError::NotConnected(label.clone()))?;
+            Ok(self.fresh(sealer, &row).ok_or(row))
+        };
+        let row = match stored().await? {
+            Ok(token) => return Ok(token),
+            Err(row) => row,
+        };
+        // One refresh at a time per identity in this process (another replica
+        // racing us is caught by the compare-and-swap below); then read again:
+        // whoever held the lock may have refreshed already.
         let lock = {
             let mut map = self.refreshing.lock().expect("refresh locks");
-            map.entry(key).or_default().clone()
+            map.retain(|_, l| std::sync::Arc::strong_count(l) > 1);
+            map.entry(format!("{}|{}", row.provider, row.subject))
+                .or_default()
+                .clone()
         };
         let _guard = lock.lock().await;
-        let row = self
-            .store
-            .upstream_tokens(user_id, provider)
-            .await?
-            .ok_or_else(|| UpstreamTokenError::NotConnected(label.clone()))?;
-        if let Some(t) = self.fresh(sealer, &row) {
-            return Ok(t);
-        }
+        let row = match stored().await? {
+            Ok(token) => return Ok(token),
+            Err(row) => row,
+        };
         let (p, s) = (row.provider.clone(), row.subject.clone());
         let refresh = row
             .refresh_token

@@ -119,24 +119,14 @@ impl TestServer {
 
     /// The memory server on a given address.
     pub async fn memory_at(db: &TestDb, addr: SocketAddr) -> TestServer {
-        let store = Store::connect(db.url())
-            .await
-            .expect("the test store opens");
-        let app = memory_server::app(store.clone())
-            .await
-            .expect("the memory app builds");
+        let (store, app) = memory_app(db).await;
         Self::start_at(store, app, Settings::default(), addr).await
     }
 
     /// The memory server with environment variables of its own (e.g. the
     /// `SSO_*` variables of its single sign-on provider).
     pub async fn memory_env(db: &TestDb, env: &[(String, String)]) -> TestServer {
-        let store = Store::connect(db.url())
-            .await
-            .expect("the test store opens");
-        let app = memory_server::app(store.clone())
-            .await
-            .expect("the memory app builds");
+        let (store, app) = memory_app(db).await;
         Self::start_env_on(store, app, Settings::default(), env).await
     }
 
@@ -166,6 +156,17 @@ impl TestServer {
         self.running.stop().await;
         self.store.close().await;
     }
+}
+
+/// The memory server's app over a store on `db` (which it adds its tables to).
+async fn memory_app(db: &TestDb) -> (Store, App) {
+    let store = Store::connect(db.url())
+        .await
+        .expect("the test store opens");
+    let app = memory_server::app(store.clone())
+        .await
+        .expect("the memory app builds");
+    (store, app)
 }
 
 /// A server in a child process; killed when dropped.

@@ -207,11 +207,8 @@ impl Store {
     pub async fn local_account(&self, email: &str) -> StoreResult<Option<(UserRow, String)>> {
         #[derive(sqlx::FromRow)]
         struct Account {
-            id: String,
-            email: Option<String>,
-            name: Option<String>,
-            created_at: i64,
-            disabled_at: Option<i64>,
+            #[sqlx(flatten)]
+            user: UserRow,
             password_hash: Option<String>,
         }
         on_pool!(self, |pool| {
@@ -223,18 +220,7 @@ impl Store {
             .bind(email)
             .fetch_optional(pool)
             .await?;
-            Ok(row.and_then(|a| {
-                Some((
-                    UserRow {
-                        id: a.id,
-                        email: a.email,
-                        name: a.name,
-                        created_at: a.created_at,
-                        disabled_at: a.disabled_at,
-                    },
-                    a.password_hash?,
-                ))
-            }))
+            Ok(row.and_then(|a| Some((a.user, a.password_hash?))))
         })
     }
 
@@ -488,11 +474,8 @@ impl Store {
     ) -> StoreResult<Option<BrowserSession>> {
         #[derive(sqlx::FromRow)]
         struct Row {
-            id: String,
-            email: Option<String>,
-            name: Option<String>,
-            created_at: i64,
-            disabled_at: Option<i64>,
+            #[sqlx(flatten)]
+            user: UserRow,
             method: Option<String>,
         }
         on_pool!(self, |pool| {
@@ -506,13 +489,7 @@ impl Store {
             .fetch_optional(pool)
             .await?;
             Ok(row.map(|r| BrowserSession {
-                user: UserRow {
-                    id: r.id,
-                    email: r.email,
-                    name: r.name,
-                    created_at: r.created_at,
-                    disabled_at: r.disabled_at,
-                },
+                user: r.user,
                 method: r.method,
             }))
         })

@@ -120,7 +120,7 @@ impl Upstream {
         for (name, p) in &spec.sign_in.providers {
             match provider::resolve(name, p, &spec.sign_in, &config.env, public_base) {
                 Ok(c) => {
-                    tracing::info!(provider = %name, kind = p.kind.as_str(), redirect_uri = %c.redirect_uri, "sign-in provider offered");
+                    tracing::info!(provider = %name, kind = %p.kind.as_str(), redirect_uri = %c.redirect_uri, "sign-in provider offered");
                     providers.insert(
                         name.clone(),
                         Arc::new(Offered {
@@ -133,7 +133,7 @@ impl Upstream {
                     );
                 }
                 Err(reason) => {
-                    tracing::info!(provider = %name, kind = p.kind.as_str(), "sign-in provider not offered: {reason}");
+                    tracing::info!(provider = %name, kind = %p.kind.as_str(), "sign-in provider not offered: {reason}");
                     unoffered.push(Unoffered {
                         name: name.clone(),
                         kind: p.kind,

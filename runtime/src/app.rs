@@ -93,6 +93,16 @@ impl App {
         if let Ok(public) = config.public_url.origin().ascii_serialization().parse() {
             origins.push(public);
         }
+        // Known clients that run as web pages (vscode.dev) call /mcp from there.
+        if let Some(o) = &oauth {
+            origins.extend(
+                o.cfg
+                    .clients
+                    .iter()
+                    .flat_map(|c| c.origins.iter())
+                    .filter_map(|origin| origin.parse().ok()),
+            );
+        }
         let name = catalog.server_info.name.clone();
         let core = Arc::new(Core::new(
             catalog,

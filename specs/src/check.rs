@@ -176,11 +176,41 @@ impl Checker {
                 );
             }
         }
+        if let crate::model::ClientSelection::Only(names) = &r.clients {
+            let known = crate::clients::profiles();
+            for (i, name) in names.iter().enumerate() {
+                if !known.contains_key(name) {
+                    let list: Vec<&str> = known.keys().map(String::as_str).collect();
+                    self.at_value(
+                        path(["registration".into(), "clients".into(), i.into()]),
+                        format!(
+                            "`{name}` is not a known MCP client; known: {} (specs/clients.yaml)",
+                            list.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        // Auto-approval by exact redirect pattern only (U-16): one of the
+        // server's own patterns or of a client it accepts.
+        let accepted: Vec<String> = r
+            .clients
+            .names()
+            .iter()
+            .filter_map(|n| crate::clients::profiles().get(n))
+            .flat_map(|p| p.redirect_uris.clone())
+            .chain(r.redirect_uris.iter().cloned())
+            .collect();
         for (i, pattern) in r.auto_approve.iter().enumerate() {
-            if !r.redirect_uris.contains(pattern) {
+            if !accepted.contains(pattern) {
                 self.at_value(
                     path(["registration".into(), "auto_approve".into(), i.into()]),
-                    format!("`{pattern}` is not one of `registration.redirect_uris`"),
+                    format!("`{pattern}` is not one of `registration.redirect_uris` nor a pattern of an accepted client"),
+                );
+            } else if pattern == "loopback" {
+                self.at_value(
+                    path(["registration".into(), "auto_approve".into(), i.into()]),
+                    "`loopback` cannot skip consent: any program on the person's computer can listen there",
                 );
             }
         }

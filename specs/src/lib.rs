@@ -7,6 +7,7 @@
 //! the `gatehouse` runtime reads the same spec, embedded in the binary, at start-up.
 
 mod check;
+pub mod clients;
 mod error;
 mod load;
 pub mod model;

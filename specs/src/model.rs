@@ -31,6 +31,12 @@ pub struct Spec {
     /// Token lifetimes.
     #[serde(default)]
     pub tokens: Tokens,
+    /// What `/oauth/authorize` and registration do with requested scopes this
+    /// server does not define (`offline_access`, `openid profile email`, …):
+    /// `ignore` them and grant the rest (default; RFC 6749 3.3 lets a server
+    /// grant less), or `reject` the request with `invalid_scope`.
+    #[serde(default)]
+    pub unknown_scopes: UnknownScopes,
     /// How users sign in.
     #[serde(default)]
     pub sign_in: SignIn,
@@ -103,6 +109,76 @@ pub struct Client {
     pub secret_env: Option<String>,
 }
 
+/// What to do with requested scopes the server does not define.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownScopes {
+    /// Leave them out and grant the rest; `offline_access` is the request for a
+    /// refresh token, which is issued anyway.
+    #[default]
+    Ignore,
+    /// Refuse the request (`invalid_scope`, or `invalid_client_metadata` at
+    /// registration).
+    Reject,
+}
+
+/// Which known MCP clients (`specs/clients.yaml`) may register: `all`, or a
+/// list of their names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientSelection {
+    All,
+    Only(Vec<String>),
+}
+
+impl ClientSelection {
+    /// The selected profiles' names, in the data file's order.
+    pub fn names(&self) -> Vec<String> {
+        let known = crate::clients::profiles();
+        match self {
+            ClientSelection::All => known.keys().cloned().collect(),
+            ClientSelection::Only(names) => known
+                .keys()
+                .filter(|k| names.contains(k))
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ClientSelection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Word(String),
+            List(Vec<String>),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Word(w) if w == "all" => Ok(ClientSelection::All),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+                "`{w}` is not `all`; list client names instead, e.g. [claude, chatgpt]"
+            ))),
+            Raw::List(names) => Ok(ClientSelection::Only(names)),
+        }
+    }
+}
+
+impl JsonSchema for ClientSelection {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ClientSelection".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&String> = crate::clients::profiles().keys().collect();
+        schemars::json_schema!({
+            "description": "`all`, or the names of known MCP clients (specs/clients.yaml).",
+            "anyOf": [
+                { "const": "all" },
+                { "type": "array", "items": { "enum": names } }
+            ]
+        })
+    }
+}
+
 /// Dynamic client registration (RFC 7591) at `/oauth/register`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -110,10 +186,17 @@ pub struct Registration {
     /// Whether clients may register themselves (default true).
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// Redirect URIs registered clients may use: exact URLs, URLs with `:*` as the
-    /// port, or `loopback` (any port and path on 127.0.0.1, [::1], localhost).
-    /// Default: Claude's two callbacks and loopback.
-    #[serde(default = "default_redirect_patterns")]
+    /// Known MCP clients whose redirect URIs (and browser origins) are
+    /// accepted: `all` (the default) or a list such as `[claude, chatgpt,
+    /// cursor]` (names from specs/clients.yaml, documented in docs/clients.md).
+    #[serde(default = "all_clients")]
+    pub clients: ClientSelection,
+    /// More redirect URIs registered clients may use, besides the clients':
+    /// exact URLs, `https://host/path/*` (one path segment), `https://*.example.com/…`
+    /// (one subdomain label), URLs with `:*` as the port, an app's own scheme
+    /// by exact URI (`myapp://callback`), or `loopback` (any port and path on
+    /// 127.0.0.1, [::1], localhost).
+    #[serde(default)]
     pub redirect_uris: Vec<String>,
     /// Of those, the patterns whose clients skip the consent page.
     #[serde(default)]
@@ -127,19 +210,16 @@ impl Default for Registration {
     fn default() -> Self {
         Registration {
             enabled: true,
-            redirect_uris: default_redirect_patterns(),
+            clients: all_clients(),
+            redirect_uris: Vec::new(),
             auto_approve: Vec::new(),
             expire_unused_after: default_unused_expiry(),
         }
     }
 }
 
-fn default_redirect_patterns() -> Vec<String> {
-    vec![
-        "https://claude.ai/api/mcp/auth_callback".into(),
-        "https://claude.com/api/mcp/auth_callback".into(),
-        "loopback".into(),
-    ]
+fn all_clients() -> ClientSelection {
+    ClientSelection::All
 }
 
 fn default_unused_expiry() -> HumanDuration {

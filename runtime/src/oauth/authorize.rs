@@ -19,6 +19,7 @@ use super::error::AuthorizeError;
 use super::token::valid_pkce_value;
 use super::{OAuth, accounts, secrets};
 use crate::store::{BrowserSession, ClientRow, CodeRow, PendingRow, UserRow, now_ms};
+use gatehouse_specs::UnknownScopes;
 use gatehouse_specs::redirect::{is_loopback_host, redirect_matches};
 
 /// What the browser gets.
@@ -190,15 +191,41 @@ impl OAuth {
             Some(s) => s.split_whitespace().map(str::to_string).collect(),
             None => self.cfg.scopes.keys().cloned().collect(),
         };
-        let scope: Vec<String> = match q.get("scope").filter(|s| !s.trim().is_empty()) {
-            Some(requested) => requested.split_whitespace().map(str::to_string).collect(),
-            None => allowed.clone(),
-        };
-        if let Some(bad) = scope.iter().find(|s| !allowed.contains(s)) {
-            return Err(fail(
-                "invalid_scope",
-                format!("scope `{bad}` is not available to this app"),
-            ));
+        // Scopes this server does not define (`offline_access`, the OpenID
+        // Connect way to ask for a refresh token, which is issued anyway;
+        // `openid profile email` of generic clients) are left out unless the
+        // spec says to refuse them (RFC 6749 3.3: the server may grant less,
+        // and the token response names what it granted). A defined scope the
+        // client may not have is refused. Nothing left: the default, as for an
+        // omitted `scope`.
+        let mut scope: Vec<String> = Vec::new();
+        for s in q
+            .get("scope")
+            .map(String::as_str)
+            .unwrap_or("")
+            .split_whitespace()
+        {
+            if !self.cfg.scopes.contains_key(s) {
+                if self.cfg.unknown_scopes == UnknownScopes::Reject {
+                    return Err(fail(
+                        "invalid_scope",
+                        format!("scope `{s}` is not available to this app"),
+                    ));
+                }
+                continue;
+            }
+            if !allowed.iter().any(|a| a == s) {
+                return Err(fail(
+                    "invalid_scope",
+                    format!("scope `{s}` is not available to this app"),
+                ));
+            }
+            if !scope.iter().any(|x| x == s) {
+                scope.push(s.to_string());
+            }
+        }
+        if scope.is_empty() {
+            scope = allowed.clone();
         }
         // A-AZ-2: the resource must be this server; absent (2025-03-26 clients),
         // the token is still bound to it.
@@ -318,15 +345,7 @@ impl OAuth {
         if self.auto_approved(&client, &pending.redirect_uri) || covered {
             return self.complete(&pending, &user).await;
         }
-        let host = url::Url::parse(&pending.redirect_uri)
-            .ok()
-            .and_then(|u| {
-                u.host_str().map(|h| match u.port() {
-                    Some(p) => format!("{h}:{p}"),
-                    None => h.to_string(),
-                })
-            })
-            .unwrap_or_default();
+        let host = redirect_place(&pending.redirect_uri);
         let loopback = url::Url::parse(&pending.redirect_uri)
             .ok()
             .and_then(|u| u.host().map(|h| is_loopback_host(&h)))
@@ -345,11 +364,28 @@ impl OAuth {
             status: StatusCode::OK,
             template: "consent.html",
             ctx: json!({
-                "server_title": self.cfg.server_title, "client_name": client.name, "redirect_host": host,
+                "server_title": self.cfg.server_title, "client": self.client_identity(&client),
+                "client_name": client.name, "redirect_host": host,
                 "loopback": loopback, "scopes": scopes, "request_id": id, "csrf": pending.csrf,
                 "user_email": user.email, "user_name": user.name, "signed_in_with": signed_in_with,
             }),
         })
+    }
+
+    /// How the pages name a client, honestly: a pre-registered client by the
+    /// operator's name; a registered one by its known name with a "recognised
+    /// callback" mark only when every redirect URI it registered matched that
+    /// known client (not by loopback alone); otherwise by the name it gave
+    /// itself, said to be its own.
+    fn client_identity(&self, client: &ClientRow) -> Value {
+        if client.registered == 0 {
+            return json!({ "name": client.name, "kind": "preregistered" });
+        }
+        let uris: Vec<String> = serde_json::from_str(&client.redirect_uris).unwrap_or_default();
+        match self.cfg.recognised_client(&uris) {
+            Some(known) => json!({ "name": known.display_name, "kind": "recognised" }),
+            None => json!({ "name": client.name, "kind": "self_asserted" }),
+        }
     }
 
     fn auto_approved(&self, client: &ClientRow, redirect_uri: &str) -> bool {
@@ -357,8 +393,12 @@ impl OAuth {
             return true;
         }
         client.registered == 1
-            && url::Url::parse(redirect_uri)
-                .is_ok_and(|u| self.cfg.auto_approve_patterns.iter().any(|p| p.matches(&u)))
+            && url::Url::parse(redirect_uri).is_ok_and(|u| {
+                self.cfg
+                    .auto_approve_patterns
+                    .iter()
+                    .any(|p| p.matches(redirect_uri, &u))
+            })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -381,7 +421,8 @@ impl OAuth {
             status,
             template: "sign_in.html",
             ctx: json!({
-                "server_title": self.cfg.server_title, "client_name": client.name, "request_id": id,
+                "server_title": self.cfg.server_title, "client": self.client_identity(client),
+                "client_name": client.name, "request_id": id,
                 "csrf": pending.csrf, "mode": mode, "email": email, "error": error,
                 "self_signup": self.cfg.self_signup, "password": self.cfg.password,
                 "providers": providers,
@@ -578,5 +619,19 @@ impl OAuth {
             &[("code", &code)],
             pending.state.as_deref(),
         )))
+    }
+}
+
+/// Where a redirect URI sends the browser, for the consent page: `host[:port]`
+/// for web callbacks, `scheme://host` for an app's own scheme.
+fn redirect_place(uri: &str) -> String {
+    let Ok(u) = url::Url::parse(uri) else {
+        return String::new();
+    };
+    let host = u.host_str().unwrap_or_default();
+    match (u.scheme(), u.port()) {
+        ("https" | "http", Some(p)) => format!("{host}:{p}"),
+        ("https" | "http", None) => host.to_string(),
+        (scheme, _) => format!("{scheme}://{host}"),
     }
 }

@@ -75,8 +75,15 @@ pub struct OAuthConfig {
     /// Declared scopes and their descriptions, in spec order.
     pub scopes: IndexMap<String, String>,
     pub registration_enabled: bool,
+    /// What registered clients may use as redirect URIs: the spec's own
+    /// patterns and those of the known clients it accepts.
     pub redirect_patterns: Vec<RedirectPattern>,
+    /// The known clients the spec accepts (`registration.clients`), with their
+    /// parsed patterns: for registration and for naming them on consent.
+    pub clients: Vec<KnownClient>,
     pub auto_approve_patterns: Vec<RedirectPattern>,
+    /// Requested scopes the server does not define: ignored or refused.
+    pub unknown_scopes: gatehouse_specs::UnknownScopes,
     pub unused_client_expiry: Duration,
     pub access_lifetime: Duration,
     pub refresh_lifetime: Duration,
@@ -98,7 +105,26 @@ impl OAuthConfig {
         let resource_path = url::Url::parse(&resource)
             .map(|u| u.path().to_string())
             .unwrap_or_default();
-        let parse = |ps: &[String]| ps.iter().filter_map(|p| p.parse().ok()).collect();
+        let parse = |ps: &[String]| ps.iter().filter_map(|p| p.parse().ok()).collect::<Vec<_>>();
+        let clients: Vec<KnownClient> = spec
+            .registration
+            .clients
+            .names()
+            .into_iter()
+            .filter_map(|name| {
+                let p = gatehouse_specs::clients::profiles().get(&name)?;
+                Some(KnownClient {
+                    display_name: p.name.clone(),
+                    patterns: p.patterns(),
+                    origins: p.origins.clone(),
+                    name,
+                })
+            })
+            .collect();
+        let mut redirect_patterns = parse(&spec.registration.redirect_uris);
+        for c in &clients {
+            redirect_patterns.extend(c.patterns.iter().cloned());
+        }
         OAuthConfig {
             resource_metadata_url: format!(
                 "{origin}/.well-known/oauth-protected-resource{resource_path}"
@@ -111,8 +137,10 @@ impl OAuthConfig {
                 .map(|(k, v)| (k.clone(), v.description.clone()))
                 .collect(),
             registration_enabled: spec.registration.enabled,
-            redirect_patterns: parse(&spec.registration.redirect_uris),
+            redirect_patterns,
+            clients,
             auto_approve_patterns: parse(&spec.registration.auto_approve),
+            unknown_scopes: spec.unknown_scopes,
             unused_client_expiry: spec.registration.expire_unused_after.0,
             access_lifetime: spec.tokens.access_lifetime.0,
             refresh_lifetime: spec.tokens.refresh_lifetime.0,
@@ -148,6 +176,44 @@ impl OAuthConfig {
         let wanted = canonical(resource);
         !wanted.is_empty()
             && (wanted == canonical(&self.resource) || wanted == canonical(&self.issuer))
+    }
+}
+
+/// A known MCP client the server accepts (`specs/clients.yaml`).
+#[derive(Debug, Clone)]
+pub struct KnownClient {
+    pub name: String,
+    pub display_name: String,
+    pub patterns: Vec<RedirectPattern>,
+    /// Browser origins where it runs as a web page.
+    pub origins: Vec<String>,
+}
+
+impl OAuthConfig {
+    /// The known client a registration is (honestly) recognised as: every one
+    /// of its redirect URIs matches that client's patterns, and at least one of
+    /// them is not a loopback address (which any local program can use). One
+    /// client, or none.
+    pub fn recognised_client(&self, redirect_uris: &[String]) -> Option<&KnownClient> {
+        let parsed: Vec<(&String, url::Url)> = redirect_uris
+            .iter()
+            .filter_map(|u| url::Url::parse(u).ok().map(|p| (u, p)))
+            .collect();
+        if parsed.is_empty() || parsed.len() != redirect_uris.len() {
+            return None;
+        }
+        let mut found = self.clients.iter().filter(|c| {
+            let matched = |(raw, url): &(&String, url::Url), loopback_ok: bool| {
+                c.patterns
+                    .iter()
+                    .any(|p| (loopback_ok || !p.is_loopback_only()) && p.matches(raw, url))
+            };
+            parsed.iter().all(|u| matched(u, true)) && parsed.iter().any(|u| matched(u, false))
+        });
+        match (found.next(), found.next()) {
+            (Some(c), None) => Some(c),
+            _ => None,
+        }
     }
 }
 

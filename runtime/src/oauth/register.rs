@@ -11,7 +11,8 @@ use super::OAuth;
 use super::error::OAuthError;
 use super::secrets;
 use crate::store::{ClientRow, now_ms};
-use gatehouse_specs::redirect::check_redirect_uri;
+use gatehouse_specs::UnknownScopes;
+use gatehouse_specs::redirect::{check_redirect_uri, shown};
 
 const AUTH_METHODS: [&str; 3] = ["none", "client_secret_basic", "client_secret_post"];
 const GRANT_TYPES: [&str; 2] = ["authorization_code", "refresh_token"];
@@ -69,10 +70,11 @@ impl OAuth {
                 .cfg
                 .redirect_patterns
                 .iter()
-                .any(|p| p.matches(&parsed))
+                .any(|p| p.matches(uri, &parsed))
             {
                 return Err(OAuthError::InvalidRedirectUri(format!(
-                    "`{uri}` is not an allowed redirect URI for this server"
+                    "`{}` is not an allowed redirect URI for this server",
+                    shown(uri)
                 )));
             }
         }
@@ -83,7 +85,10 @@ impl OAuth {
                 "token_endpoint_auth_method `{auth_method}` is not supported (none, client_secret_basic, client_secret_post)"
             )));
         }
-        let grant_types =
+        // The refresh grant is advertised (metadata `grant_types_supported`),
+        // so every client gets it, asked for or not: clients such as ChatGPT
+        // give up when the registration answer lacks it.
+        let mut grant_types =
             strings(&meta, "grant_types")?.unwrap_or_else(|| vec!["authorization_code".into()]);
         if let Some(g) = grant_types
             .iter()
@@ -98,6 +103,9 @@ impl OAuth {
                 "grant_types must include authorization_code".into(),
             ));
         }
+        if !grant_types.iter().any(|g| g == "refresh_token") {
+            grant_types.push("refresh_token".into());
+        }
         let response_types =
             strings(&meta, "response_types")?.unwrap_or_else(|| vec!["code".into()]);
         if response_types != ["code"] {
@@ -111,9 +119,9 @@ impl OAuth {
                 "client_name is longer than 200 characters".into(),
             ));
         }
-        let scope = string(&meta, "scope")?.filter(|s| !s.trim().is_empty());
-        if let Some(s) = &scope
-            && let Some(unknown) = s
+        let requested = string(&meta, "scope")?.unwrap_or_default();
+        if self.cfg.unknown_scopes == UnknownScopes::Reject
+            && let Some(unknown) = requested
                 .split_whitespace()
                 .find(|x| !self.cfg.scopes.contains_key(*x))
         {
@@ -121,6 +129,13 @@ impl OAuth {
                 "scope `{unknown}` is not offered here"
             )));
         }
+        // Scopes the server does not define (`openid`, `offline_access`, …) are
+        // left out; none left means every declared scope.
+        let known: Vec<&str> = requested
+            .split_whitespace()
+            .filter(|x| self.cfg.scopes.contains_key(*x))
+            .collect();
+        let scope = (!known.is_empty()).then(|| known.join(" "));
 
         let normalized = json!({
             "redirect_uris": redirect_uris, "grant_types": grant_types, "client_name": name,

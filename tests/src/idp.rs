@@ -1,8 +1,10 @@
 //! A real identity provider for the upstream sign-in tests: npm `oidc-provider`
 //! (OpenID Certified) started on loopback by `tests/upstream/provider.mjs`,
-//! installed from its lock file on first use. Each issuer has a host of its own
-//! (127.0.0.2, 127.0.0.3, …) so its cookies stay apart from gatehouse's, as on
-//! separate sites.
+//! installed from its lock file on first use. Each issuer has a loopback
+//! address of its own (127.a.b.2, 127.a.b.3, …, with `a.b` random per provider
+//! process) so its cookies stay apart from gatehouse's on 127.0.0.1, as on
+//! separate sites, and a restart on the same ports cannot collide with another
+//! test's provider.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -73,7 +75,8 @@ pub fn accounts() -> Value {
 #[derive(Debug, Clone)]
 pub struct IssuerSpec {
     pub name: &'static str,
-    pub host: &'static str,
+    /// The last byte of its loopback address (the rest is the `Idp`'s own).
+    pub host: u8,
     /// Extra options (see provider.mjs): idTokenClaims, github, clockSkew, …
     /// (ES256 keys unless `alg` says otherwise: quick to make).
     pub options: Value,
@@ -84,35 +87,35 @@ pub fn standard_issuers() -> Vec<IssuerSpec> {
     vec![
         IssuerSpec {
             name: "sso",
-            host: "127.0.0.2",
+            host: 2,
             options: json!({ "idTokenClaims": true, "refreshTokens": true, "accessTokenTtl": 30, "alg": "RS256" }),
         },
         // Email and name only from userinfo (oidc-provider's default).
         IssuerSpec {
             name: "plain",
-            host: "127.0.0.3",
+            host: 3,
             options: json!({ "idTokenClaims": false }),
         },
         // Email only from userinfo unless asked for with the claims parameter.
         IssuerSpec {
             name: "other",
-            host: "127.0.0.4",
+            host: 4,
             options: json!({ "idTokenClaims": false }),
         },
         IssuerSpec {
             name: "github",
-            host: "127.0.0.5",
+            host: 5,
             options: json!({ "github": true, "tokenAuth": "client_secret_post" }),
         },
         // A clock two hours behind: its ID tokens have expired when they arrive.
         IssuerSpec {
             name: "stale",
-            host: "127.0.0.6",
+            host: 6,
             options: json!({ "idTokenClaims": true, "clockSkew": 7200 }),
         },
         IssuerSpec {
             name: "rotating",
-            host: "127.0.0.7",
+            host: 7,
             options: json!({ "idTokenClaims": true }),
         },
     ]
@@ -121,6 +124,8 @@ pub fn standard_issuers() -> Vec<IssuerSpec> {
 /// The provider process; killed when dropped.
 pub struct Idp {
     child: Child,
+    /// `127.a.b`: this provider's own loopback network.
+    network: String,
     issuers: Vec<IssuerSpec>,
     urls: serde_json::Map<String, Value>,
     http: reqwest::Client,
@@ -129,10 +134,16 @@ pub struct Idp {
 impl Idp {
     /// Start the standard issuers on free ports.
     pub fn start() -> Idp {
-        Self::start_with(standard_issuers(), None)
+        let a = 1 + uuid::Uuid::new_v4().as_bytes()[0] % 250;
+        let b = 1 + uuid::Uuid::new_v4().as_bytes()[0] % 250;
+        Self::start_with(format!("127.{a}.{b}"), standard_issuers(), None)
     }
 
-    fn config(issuers: &[IssuerSpec], ports: Option<&serde_json::Map<String, Value>>) -> Value {
+    fn config(
+        network: &str,
+        issuers: &[IssuerSpec],
+        ports: Option<&serde_json::Map<String, Value>>,
+    ) -> Value {
         let list: Vec<Value> = issuers
             .iter()
             .map(|i| {
@@ -143,7 +154,7 @@ impl Idp {
                     .and_then(|p| p.parse::<u16>().ok())
                     .unwrap_or(0);
                 let mut o = json!({
-                    "name": i.name, "host": i.host, "port": port, "clientId": CLIENT_ID, "alg": "ES256",
+                    "name": i.name, "host": format!("{network}.{}", i.host), "port": port, "clientId": CLIENT_ID, "alg": "ES256",
                     "clientSecret": client_secret(i.name),
                     "redirectUris": [format!("http://127.0.0.1/oauth/callback/{}", i.name)],
                 });
@@ -156,39 +167,75 @@ impl Idp {
         json!({ "issuers": list, "accounts": accounts() })
     }
 
-    fn start_with(issuers: Vec<IssuerSpec>, ports: Option<&serde_json::Map<String, Value>>) -> Idp {
+    fn start_with(
+        network: String,
+        issuers: Vec<IssuerSpec>,
+        ports: Option<&serde_json::Map<String, Value>>,
+    ) -> Idp {
         install();
-        let config = Self::config(&issuers, ports);
+        let config = Self::config(&network, &issuers, ports);
+        // On a loaded machine a start has (rarely) never announced itself; it is
+        // a fixture, not what is under test: try again, saying why.
+        let mut attempts = Vec::new();
+        for _ in 0..3 {
+            match Self::launch(&config) {
+                Ok((child, urls)) => {
+                    return Idp {
+                        child,
+                        network,
+                        issuers,
+                        urls,
+                        http: reqwest::Client::new(),
+                    };
+                }
+                Err(why) => {
+                    eprintln!("the identity provider did not start, trying again: {why}");
+                    attempts.push(why);
+                }
+            }
+        }
+        panic!("the identity provider did not start: {attempts:#?}");
+    }
+
+    /// One start of the provider process: it and its issuers' URLs.
+    fn launch(config: &Value) -> Result<(Child, serde_json::Map<String, Value>), String> {
         // Its warnings (Node version, in-memory adapter) go to a file, shown
         // if it does not start.
         let log = tempfile::NamedTempFile::new().expect("a log file");
         let mut child = Command::new("node")
             .arg(dir().join("provider.mjs"))
             .arg(config.to_string())
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log.reopen().expect("the log file"))
             .spawn()
             .expect("node runs");
         let rx = crate::server::stdout_lines(&mut child);
-        let urls = loop {
-            let line = rx
-                .recv_timeout(Duration::from_secs(90))
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "the provider did not say it is ready ({e}): {}",
+        loop {
+            let line = match rx.recv_timeout(Duration::from_secs(20)) {
+                Ok(line) => line,
+                Err(e) => {
+                    let pid = child.id();
+                    let state = std::fs::read_to_string(format!("/proc/{pid}/status"))
+                        .unwrap_or_default()
+                        .lines()
+                        .find(|l| l.starts_with("State"))
+                        .unwrap_or("")
+                        .to_string();
+                    let alive = child.try_wait();
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!(
+                        "no `ready` line ({e}); {state}; exited: {alive:?}; its output: {}",
                         std::fs::read_to_string(log.path()).unwrap_or_default()
-                    )
-                });
+                    ));
+                }
+            };
             if let Some(json) = line.strip_prefix("ready ") {
-                break serde_json::from_str::<serde_json::Map<String, Value>>(json)
+                let urls = serde_json::from_str::<serde_json::Map<String, Value>>(json)
                     .expect("the issuers' URLs");
+                return Ok((child, urls));
             }
-        };
-        Idp {
-            child,
-            issuers,
-            urls,
-            http: reqwest::Client::new(),
         }
     }
 
@@ -248,7 +295,7 @@ impl Idp {
     /// grants, tokens, as after a provider's restart).
     pub fn restart(&mut self) {
         self.stop();
-        let fresh = Self::start_with(self.issuers.clone(), Some(&self.urls));
+        let fresh = Self::start_with(self.network.clone(), self.issuers.clone(), Some(&self.urls));
         let old = std::mem::replace(self, fresh);
         drop(old);
     }

@@ -314,7 +314,7 @@ backend_tests! {
 
         insta::with_settings!({ filters => vec![
             (r"127\.0\.0\.1:\d+", "[host]"),
-            (r"127\.0\.0\.2:\d+", "[idp]"),
+            (r"127\.\d+\.\d+\.[2-7]:\d+", "[idp]"),
             (r"gh_[A-Za-z0-9_-]{22}", "[client_id]"),
         ] }, {
             insta::assert_json_snapshot!("claude_sso_transcript", t.0);

@@ -709,7 +709,7 @@ backend_tests! {
         idp = f.idp;
         idp.stop();
         let (_, listed, _) = run(&["providers", "list"], &env);
-        assert!(listed.contains("sso\toidc\toffered") && listed.contains("discovery FAILED: could not reach 127.0.0.2"), "{listed}");
+        assert!(listed.contains("sso\toidc\toffered") && listed.contains(&format!("discovery FAILED: could not reach {}", sso.trim_start_matches("http://"))), "{listed}");
     }
 
     // U-1 on https: the browser binding is a `__Host-` cookie, Secure, and the

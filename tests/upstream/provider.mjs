@@ -218,14 +218,19 @@ function issuer(opt, base) {
   return { handler };
 }
 
+// Each step of the start goes to standard error (shown by the tests when a
+// start never announces itself).
+const step = (what) => process.stderr.write(`[${new Date().toISOString()}] ${what}\n`);
 const ready = {};
 for (const opt of config.issuers || []) {
   const server = http.createServer();
+  step(`listening for ${opt.name}`);
   await new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(opt.port || 0, opt.host || '127.0.0.2', resolve);
   });
   const base = `http://${opt.host || '127.0.0.2'}:${server.address().port}`;
+  step(`${opt.name} at ${base}`);
   const { handler } = issuer(opt, base);
   server.on('request', handler);
   ready[opt.name] = base;

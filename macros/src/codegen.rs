@@ -63,7 +63,7 @@ pub fn expand(spec: &Spec, spec_rel: &str) -> TokenStream {
             }
         };
         let method = ident(&tool_method(name));
-        let doc = tool_doc(name, &tool.description, &tool.scopes);
+        let doc = tool_doc(name, &tool.description, spec.required_scopes(&tool.scopes));
         match &tool.output {
             Some(output) => {
                 let out_name = format!("{camel}Output");

@@ -39,6 +39,10 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     OAuth(#[from] OAuthStartError),
+    #[error(
+        "this server has no sign-in (`auth: none`) and would listen on {0}, which is not a loopback address: anyone who reaches it could use it. Listen on 127.0.0.1, use `auth: oauth`, or set GATEHOUSE_ALLOW_UNAUTHENTICATED=1 if a proxy in front authenticates everyone"
+    )]
+    PublicWithoutAuth(SocketAddr),
     #[error("cannot listen on {addr}: {error}")]
     Bind {
         addr: SocketAddr,
@@ -82,6 +86,13 @@ impl App {
         let mut catalog = Catalog::build(&self.definition)?;
         if let Some(auth) = self.auth {
             catalog.spec.auth = auth;
+        }
+        // T-3, issue 12: without sign-in, only loopback unless told otherwise.
+        if catalog.spec.auth == gatehouse_specs::Auth::None
+            && !config.listen.ip().is_loopback()
+            && !config.allow_unauthenticated
+        {
+            return Err(StartError::PublicWithoutAuth(config.listen));
         }
         let oauth = match catalog.spec.auth {
             gatehouse_specs::Auth::OAuth => Some(Arc::new(

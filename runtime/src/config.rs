@@ -26,6 +26,9 @@ pub struct Config {
     /// `GATEHOUSE_SECRET_KEY`: encrypts what the store keeps for later use
     /// (upstream tokens). At least 32 characters, e.g. `openssl rand -base64 32`.
     pub secret_key: Option<String>,
+    /// `GATEHOUSE_ALLOW_UNAUTHENTICATED=1`: let a server with `auth: none` listen
+    /// on an address other than loopback (anyone who reaches it is its user).
+    pub allow_unauthenticated: bool,
     /// The environment the spec's variables are read from (client secrets,
     /// upstream providers' issuers, ids and secrets): the process's, captured
     /// when the configuration is made; tests set their own.
@@ -93,6 +96,7 @@ impl Config {
             database_url: database_url.into(),
             templates_dir: None,
             secret_key: None,
+            allow_unauthenticated: false,
             env: Env::process(),
             settings: Settings::default(),
         }
@@ -129,6 +133,8 @@ impl Config {
         if let Some(s) = get("GATEHOUSE_SESSION_IDLE_TIMEOUT") {
             config.settings.session_idle_timeout = seconds("GATEHOUSE_SESSION_IDLE_TIMEOUT", &s)?;
         }
+        config.allow_unauthenticated =
+            get("GATEHOUSE_ALLOW_UNAUTHENTICATED").as_deref() == Some("1");
         if let Some(key) = get("GATEHOUSE_SECRET_KEY").filter(|k| !k.is_empty()) {
             if key.chars().count() < 32 {
                 return Err(ConfigError::SecretKey);

@@ -31,6 +31,13 @@ pub fn check(spec: &Spec, base_dir: Option<&FsPath>) -> Vec<Problem> {
     let mut c = Checker::default();
     c.server(spec);
     c.scopes(spec);
+    let defaults = Some(spec.default_scopes.clone());
+    c.required_scopes(
+        spec,
+        &defaults,
+        path(["default_scopes".into()]),
+        "`default_scopes`",
+    );
     c.oauth(spec);
     c.sign_in(spec);
     c.origins(spec);
@@ -376,6 +383,24 @@ impl Checker {
         }
     }
 
+    /// Every scope an operation (or `default_scopes`) requires is declared.
+    fn required_scopes(&mut self, spec: &Spec, own: &Option<Vec<String>>, list: Path, what: &str) {
+        for (i, scope) in own.iter().flatten().enumerate() {
+            if !spec.scopes.contains_key(scope) {
+                let declared: Vec<&str> = spec.scopes.keys().map(String::as_str).collect();
+                let hint = if declared.is_empty() {
+                    "no scopes are declared".to_string()
+                } else {
+                    format!("declared: {}", declared.join(", "))
+                };
+                self.at_value(
+                    child(&list, i),
+                    format!("{what} requires scope `{scope}`, which is not declared under `scopes` ({hint})"),
+                );
+            }
+        }
+    }
+
     fn origins(&mut self, spec: &Spec) {
         for (i, pattern) in spec.origins.allow.iter().enumerate() {
             if let Err(e) = pattern.parse::<OriginPattern>() {
@@ -440,20 +465,12 @@ impl Checker {
                     format!("tool `{name}` needs a description: it is how the model knows when to call it"),
                 );
             }
-            for (i, scope) in tool.scopes.iter().enumerate() {
-                if !spec.scopes.contains_key(scope) {
-                    let declared: Vec<&str> = spec.scopes.keys().map(String::as_str).collect();
-                    let hint = if declared.is_empty() {
-                        "no scopes are declared".to_string()
-                    } else {
-                        format!("declared: {}", declared.join(", "))
-                    };
-                    self.at_value(
-                        child(&child(&p, "scopes"), i),
-                        format!("tool `{name}` requires scope `{scope}`, which is not declared under `scopes` ({hint})"),
-                    );
-                }
-            }
+            self.required_scopes(
+                spec,
+                &tool.scopes,
+                child(&p, "scopes"),
+                &format!("tool `{name}`"),
+            );
             let camel = naming::upper_camel_case(name);
             match &tool.input_schema {
                 Some(schema) => {
@@ -677,6 +694,12 @@ impl Checker {
     fn prompts(&mut self, spec: &Spec, base_dir: Option<&FsPath>) {
         for (name, prompt) in &spec.prompts {
             let p = path(["prompts".into(), name.into()]);
+            self.required_scopes(
+                spec,
+                &prompt.scopes,
+                child(&p, "scopes"),
+                &format!("prompt `{name}`"),
+            );
             if let Err(e) = naming::check_tool_name(name) {
                 self.at_key(p.clone(), format!("bad prompt name: {e}"));
                 continue;
@@ -802,6 +825,12 @@ impl Checker {
         let mut uris: HashMap<&str, &str> = HashMap::new();
         for (name, r) in &spec.resources {
             let p = path(["resources".into(), name.into()]);
+            self.required_scopes(
+                spec,
+                &r.scopes,
+                child(&p, "scopes"),
+                &format!("resource `{name}`"),
+            );
             if let Err(e) = naming::check_tool_name(name) {
                 self.at_key(p.clone(), format!("bad resource name: {e}"));
                 continue;
@@ -857,6 +886,12 @@ impl Checker {
         }
         for (name, t) in &spec.resource_templates {
             let p = path(["resource_templates".into(), name.into()]);
+            self.required_scopes(
+                spec,
+                &t.scopes,
+                child(&p, "scopes"),
+                &format!("resource template `{name}`"),
+            );
             if let Err(e) = naming::check_tool_name(name) {
                 self.at_key(p.clone(), format!("bad resource template name: {e}"));
                 continue;

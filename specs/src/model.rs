@@ -19,9 +19,13 @@ pub struct Spec {
     /// authorization server) or `none` (every caller is one local user).
     #[serde(default)]
     pub auth: Auth,
-    /// OAuth scopes that tools may require, by name.
+    /// OAuth scopes that tools, prompts and resources may require, by name.
     #[serde(default)]
     pub scopes: IndexMap<String, Scope>,
+    /// Scopes every tool, prompt, resource and resource template needs unless
+    /// it names its own (`scopes: []` for none). Default: none.
+    #[serde(default)]
+    pub default_scopes: Vec<String>,
     /// Pre-registered OAuth clients, by client id.
     #[serde(default)]
     pub clients: IndexMap<String, Client>,
@@ -465,9 +469,10 @@ pub struct Tool {
     pub title: Option<String>,
     /// What the tool does, for the model.
     pub description: String,
-    /// Scopes a token needs to call this tool; each must be declared under `scopes`.
+    /// Scopes a token needs to call this tool; each must be declared under
+    /// `scopes` (default: `default_scopes`).
     #[serde(default)]
-    pub scopes: Vec<String>,
+    pub scopes: Option<Vec<String>>,
     /// Input fields by name; they become the typed arguments struct.
     #[serde(default)]
     pub input: IndexMap<String, Field>,
@@ -668,6 +673,10 @@ pub struct Prompt {
     /// A handler method supplies extra template variables (e.g. rows from a database).
     #[serde(default)]
     pub handler: bool,
+    /// Scopes a token needs to get this prompt or complete its arguments
+    /// (default: `default_scopes`).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
 }
 
 /// A prompt argument (always a string on the wire).
@@ -771,6 +780,10 @@ pub struct Resource {
     /// announces changes with `Context::notify_resource_updated`.
     #[serde(default)]
     pub subscribe: bool,
+    /// Scopes a token needs to read or subscribe to this resource (default:
+    /// `default_scopes`).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
 }
 
 /// A family of resources named by an RFC 6570 URI template; a handler method reads them.
@@ -788,4 +801,15 @@ pub struct ResourceTemplate {
     /// MIME type of the resources.
     #[serde(default)]
     pub mime_type: Option<String>,
+    /// Scopes a token needs to read these resources or complete the template's
+    /// variables (default: `default_scopes`).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+}
+
+impl Spec {
+    /// The scopes an operation needs: its own, or the server-wide default.
+    pub fn required_scopes<'a>(&'a self, own: &'a Option<Vec<String>>) -> &'a [String] {
+        own.as_deref().unwrap_or(&self.default_scopes)
+    }
 }

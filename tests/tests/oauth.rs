@@ -616,6 +616,17 @@ backend_tests! {
         assert_eq!(active["aud"], flow.resource);
         let r = flow.http.post(flow.url("/oauth/introspect")).form(&[("token", access), ("client_id", "trusted-app")]).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "introspection is for confidential clients");
+        // A client that registered itself with a secret (as Claude does) is
+        // confidential too, but not one the operator declared: it learns
+        // nothing about other clients' tokens (issue 12).
+        let (_, own) = flow.register(json!({ "client_name": "Prober", "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"],
+            "token_endpoint_auth_method": "client_secret_post" })).await;
+        let prober = (own["client_id"].as_str().unwrap(), own["client_secret"].as_str().unwrap());
+        let r = introspect(access, prober).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client");
+        assert!(body.get("active").is_none() && !body.to_string().contains("bob"), "{body}");
         let r = flow.http.post(flow.url("/oauth/revoke")).basic_auth("backend", Some(gated::BACKEND_SECRET)).form(&[("token", access)]).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         let inactive: Value = introspect(access, ("backend", gated::BACKEND_SECRET)).await.unwrap().json().await.unwrap();

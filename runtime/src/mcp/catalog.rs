@@ -54,6 +54,8 @@ pub(crate) struct PromptEntry {
     pub templates: Vec<String>,
     pub handler: bool,
     pub spec: gatehouse_specs::Prompt,
+    /// Scopes a token needs to get the prompt or complete its arguments.
+    pub scopes: Vec<String>,
 }
 
 pub(crate) enum ResourceSource {
@@ -66,11 +68,15 @@ pub(crate) struct ResourceEntry {
     pub info: wire::Resource,
     pub source: ResourceSource,
     pub subscribe: bool,
+    /// Scopes a token needs to read or subscribe to it.
+    pub scopes: Vec<String>,
 }
 
 pub(crate) struct TemplateEntry {
     pub info: wire::ResourceTemplate,
     pub template: UriTemplate,
+    /// Scopes a token needs to read its resources or complete its variables.
+    pub scopes: Vec<String>,
 }
 
 pub(crate) struct Catalog {
@@ -121,7 +127,7 @@ impl Catalog {
                     annotations: (!annotations.is_empty()).then_some(annotations),
                 },
                 validator,
-                scopes: tool.scopes.clone(),
+                scopes: spec.required_scopes(&tool.scopes).to_vec(),
             });
         }
         let tool_index = index(tools.iter().map(|t| t.info.name.clone()));
@@ -178,6 +184,7 @@ impl Catalog {
                 templates,
                 handler: p.handler,
                 spec: p.clone(),
+                scopes: spec.required_scopes(&p.scopes).to_vec(),
             });
         }
         let prompt_index = index(prompts.iter().map(|p| p.info.name.clone()));
@@ -211,6 +218,7 @@ impl Catalog {
                 },
                 source,
                 subscribe: r.subscribe,
+                scopes: spec.required_scopes(&r.scopes).to_vec(),
             });
         }
         let templates = spec
@@ -226,6 +234,7 @@ impl Catalog {
                 },
                 template: UriTemplate::parse(&t.uri_template)
                     .expect("validated by the spec loader"),
+                scopes: spec.required_scopes(&t.scopes).to_vec(),
             })
             .collect();
 
@@ -266,6 +275,38 @@ impl Catalog {
 
     pub(crate) fn prompt(&self, name: &str) -> Option<&PromptEntry> {
         self.prompt_index.get(name).map(|&i| &self.prompts[i])
+    }
+
+    /// The scopes reading `uri` needs: its resource's, else those of the first
+    /// template it matches; `None` when nothing serves it.
+    pub(crate) fn resource_scopes(&self, uri: &str) -> Option<&[String]> {
+        if let Some(r) = self.resources.iter().find(|r| r.info.uri == uri) {
+            return Some(&r.scopes);
+        }
+        self.templates
+            .iter()
+            .find(|t| t.template.matches(uri).is_some())
+            .map(|t| &t.scopes[..])
+    }
+
+    /// The scopes completing an argument of `reference` (`ref/prompt` by name,
+    /// `ref/resource` by template or URI) needs.
+    pub(crate) fn completion_scopes(&self, reference: &Value) -> Option<&[String]> {
+        match reference.get("type").and_then(Value::as_str)? {
+            "ref/prompt" => {
+                let name = reference.get("name").and_then(Value::as_str)?;
+                self.prompt(name).map(|p| &p.scopes[..])
+            }
+            "ref/resource" => {
+                let uri = reference.get("uri").and_then(Value::as_str)?;
+                self.templates
+                    .iter()
+                    .find(|t| t.info.uri_template == uri)
+                    .map(|t| &t.scopes[..])
+                    .or_else(|| self.resource_scopes(uri))
+            }
+            _ => None,
+        }
     }
 
     pub(crate) fn has_prompts(&self) -> bool {

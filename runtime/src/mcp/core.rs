@@ -193,18 +193,26 @@ impl Core {
         let Some(granted) = &principal.scopes else {
             return Vec::new();
         };
-        if req.method != "tools/call" {
-            return Vec::new();
+        let param = |key: &str| req.params.as_ref().and_then(|p| p.get(key));
+        let text = |key: &str| param(key).and_then(Value::as_str);
+        // Every method that reads or changes data needs the scopes of what it
+        // touches; lists show everything (as for tools). Unknown names get no
+        // scope check here: the method itself answers with its own error.
+        let needed: &[String] = match req.method.as_str() {
+            "tools/call" => text("name")
+                .and_then(|n| self.catalog.tool(n))
+                .map(|t| &t.scopes[..]),
+            "prompts/get" => text("name")
+                .and_then(|n| self.catalog.prompt(n))
+                .map(|p| &p.scopes[..]),
+            "resources/read" | "resources/subscribe" => {
+                text("uri").and_then(|u| self.catalog.resource_scopes(u))
+            }
+            "completion/complete" => param("ref").and_then(|r| self.catalog.completion_scopes(r)),
+            _ => None,
         }
-        let name = req
-            .params
-            .as_ref()
-            .and_then(|p| p.get("name"))
-            .and_then(Value::as_str);
-        let Some(tool) = name.and_then(|n| self.catalog.tool(n)) else {
-            return Vec::new();
-        };
-        tool.scopes
+        .unwrap_or(&[]);
+        needed
             .iter()
             .filter(|s| !granted.contains(s))
             .cloned()

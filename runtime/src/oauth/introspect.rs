@@ -1,5 +1,7 @@
-//! Token introspection (RFC 7662) at `/oauth/introspect`, for confidential
-//! clients (resource servers with a secret). Anything not currently valid is
+//! Token introspection (RFC 7662) at `/oauth/introspect`, only for the
+//! confidential clients the spec declares (resource servers the operator set up
+//! with a secret): a client that registered itself, even with a secret, learns
+//! nothing about other clients' tokens. Anything not currently valid is
 //! `{"active": false}` and nothing more.
 
 use std::collections::HashMap;
@@ -18,9 +20,9 @@ impl OAuth {
         form: &HashMap<String, String>,
     ) -> Result<Value, OAuthError> {
         let client = self.authenticate_client(headers, form).await?;
-        if client.secret_hash.is_none() {
+        if client.secret_hash.is_none() || client.registered != 0 {
             return Err(OAuthError::InvalidClient(
-                "introspection is for confidential clients".into(),
+                "introspection is for the confidential clients declared in the spec".into(),
             ));
         }
         let token = form

@@ -35,8 +35,10 @@ fn jwt(c: &mut Criterion) {
     let rt = runtime();
     let (_dir, store) = rt.block_on(scratch_store());
     let keys = rt.block_on(async {
-        gatehouse::oauth::keys::rotate(&store).await.expect("a key");
-        Keys::load(store.clone(), Duration::from_secs(3600))
+        gatehouse::oauth::keys::rotate(&store, None)
+            .await
+            .expect("a key");
+        Keys::load(store.clone(), Duration::from_secs(3600), None)
             .await
             .expect("keys load")
     });

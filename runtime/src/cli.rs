@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Read};
 
 use clap::{Parser, Subcommand};
 
+use crate::oauth::sealing::Sealer;
 use crate::oauth::{accounts, keys};
 use crate::store::{Store, StoreError, now_ms};
 
@@ -130,6 +131,10 @@ pub enum Grants {
 pub enum Keys {
     /// Sign new tokens with a new key; the old one stays published until its tokens expire.
     Rotate,
+    /// Seal the stored private keys (and providers' tokens) with the current
+    /// GATEHOUSE_SECRET_KEY; values sealed with the old one need it in
+    /// GATEHOUSE_PREVIOUS_SECRET_KEY.
+    Rewrap,
 }
 
 /// A command's failure, as one line for the operator.
@@ -165,6 +170,12 @@ pub enum CliError {
     OAuthStart(#[from] crate::oauth::OAuthStartError),
     #[error("{0}")]
     OAuth(#[from] crate::oauth::error::OAuthError),
+    #[error(transparent)]
+    Keys(#[from] keys::KeysError),
+    #[error(transparent)]
+    Upstream(#[from] crate::oauth::upstream::tokens::UpstreamTokenError),
+    #[error("set GATEHOUSE_SECRET_KEY to the secret to seal with (at least 32 characters)")]
+    NoSecretKey,
 }
 
 fn time(ms: i64) -> String {
@@ -455,8 +466,36 @@ pub async fn run(
             println!("revoked {n} grant(s) of {user} and their tokens");
         }
         Command::Keys(Keys::Rotate) => {
-            let kid = keys::rotate(store).await?;
+            let sealer = config.secret_key.as_deref().map(Sealer::from_secret);
+            // The stored keys must open with this secret (a rotation under
+            // another one would leave keys no start can read).
+            if let Some(s) = &sealer {
+                keys::rewrap(store, s, &[]).await?;
+            }
+            let kid = keys::rotate(store, sealer.as_ref()).await?;
             println!("new signing key {kid}; replicas pick it up within a minute");
+        }
+        Command::Keys(Keys::Rewrap) => {
+            let to = config
+                .secret_key
+                .as_deref()
+                .map(Sealer::from_secret)
+                .ok_or(CliError::NoSecretKey)?;
+            // What the values may be sealed with now: the previous secret, or
+            // (for providers' tokens) the key kept in the store when no secret
+            // was set.
+            let mut from: Vec<Sealer> = config
+                .env
+                .get("GATEHOUSE_PREVIOUS_SECRET_KEY")
+                .map(Sealer::from_secret)
+                .into_iter()
+                .collect();
+            from.push(Sealer::load(store, None).await?);
+            let signing = keys::rewrap(store, &to, &from).await?;
+            let tokens = crate::oauth::upstream::tokens::rewrap(store, &to, &from).await?;
+            println!(
+                "sealed {signing} signing key(s) and {tokens} provider token set(s) with the current GATEHOUSE_SECRET_KEY"
+            );
         }
     }
     Ok(())

@@ -19,7 +19,10 @@ fn memory_spec_loads() {
             "delete_memory"
         ]
     );
-    assert_eq!(spec.required_scopes(&spec.tools["add_memory"].scopes), ["memories:write"]);
+    assert_eq!(
+        spec.required_scopes(&spec.tools["add_memory"].scopes),
+        ["memories:write"]
+    );
 }
 
 #[test]

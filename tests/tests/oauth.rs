@@ -274,6 +274,7 @@ backend_tests! {
         let (_, tokens) = flow.exchange(&client, &params(&back)["code"], &pkce).await;
         let good = tokens["access_token"].as_str().unwrap().to_string();
         assert_eq!(init_with(&server, Some(&good)).await.status, StatusCode::OK);
+        let bob_id = server.store.local_account("bob@example.com").await.unwrap().unwrap().0.id;
         let claims = jwt_part(&good, 1);
         let header = jwt_part(&good, 0);
         let with = |k: &str, v: Value| { let mut c = claims.clone(); c[k] = v; c };
@@ -292,6 +293,11 @@ backend_tests! {
             ("our kid, another key", sign_raw(&other_der, header.clone(), &claims)),
             ("not an access token", mint(&server, json!({ "alg": "EdDSA", "typ": "JWT", "kid": header["kid"] }), claims.clone()).await),
             ("unknown jti", mint(&server, header.clone(), with("jti", json!("never-issued"))).await),
+            // Signed with the real key (as someone who copied it could): a
+            // real jti under another user, client or more scopes than its grant.
+            ("real jti, another user", mint(&server, header.clone(), with("sub", json!(bob_id))).await),
+            ("real jti, another client", mint(&server, header.clone(), with("client_id", json!("readonly-app"))).await),
+            ("real jti, more scopes", mint(&server, header.clone(), with("scope", json!("notes:read notes:write admin"))).await),
         ];
         let mut reasons = serde_json::Map::new();
         for (case, token) in cases {
@@ -693,7 +699,7 @@ backend_tests! {
         assert_eq!(init_with(&server, Some(&ada)).await.status, StatusCode::UNAUTHORIZED);
         let bob = token("bob@example.com").await;
         let old_kid = jwt_part(&bob, 0)["kid"].clone();
-        let new_kid = gatehouse::oauth::keys::rotate(&server.store).await.unwrap();
+        let new_kid = gatehouse::oauth::keys::rotate(&server.store, None).await.unwrap();
         assert_ne!(json!(new_kid), old_kid);
         assert_eq!(init_with(&server, Some(&bob)).await.status, StatusCode::OK, "tokens of a retired key stay valid");
         server.store.revoke_client("trusted-app", 0).await.unwrap();

@@ -199,6 +199,11 @@ backend_tests! {
                 insta::assert_json_snapshot!("bad_protocol_version", reply.body());
             }
         }
+        // Not even text (issue 12): refused, not taken for absent.
+        let latin1 = reqwest::header::HeaderValue::from_bytes(b"2025-11-25\xff").unwrap();
+        let reply = read_reply(session.client.post().header("mcp-session-id", &session.id)
+            .header("mcp-protocol-version", latin1).json(&ping(1)).send().await.unwrap()).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "T-26: a header that is not text");
         let reply = read_reply(session.client.post().header("mcp-session-id", &session.id)
             .json(&ping(1)).send().await.unwrap()).await;
         assert_eq!(reply.status, StatusCode::OK, "T-25: absent header");

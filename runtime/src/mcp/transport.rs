@@ -351,10 +351,16 @@ impl McpEndpoint {
     /// T-19…T-21, T-24…T-26: the request's session, and its version header.
     async fn session(&self, req: &Request, principal: &Principal) -> Result<Session, Failure> {
         let id = header_str(req, SESSION_HEADER).ok_or(TransportError::MissingSession)?;
-        if let Some(v) = header_str(req, VERSION_HEADER)
-            && ProtocolVersion::parse(v).is_none()
-        {
-            return Err(TransportError::BadProtocolVersion(v.to_string()).into());
+        // T-26: a header that is not even text is as invalid as an unknown
+        // version (it is not "absent").
+        if let Some(raw) = req.headers().get(VERSION_HEADER) {
+            match raw.to_str() {
+                Ok(v) if ProtocolVersion::parse(v).is_some() => {}
+                Ok(v) => return Err(TransportError::BadProtocolVersion(v.to_string()).into()),
+                Err(_) => {
+                    return Err(TransportError::BadProtocolVersion("(not text)".into()).into());
+                }
+            }
         }
         // A header naming another supported version than the session's: the
         // session's negotiated version wins.

@@ -33,7 +33,19 @@ impl OAuth {
             .keys
             .verify(token, &self.cfg.issuer, &self.cfg.resource)
             .await
-            && self.store.access_status(&c.jti).await? == AccessStatus::Active
+            && self
+                .store
+                .access_status(
+                    &c.jti,
+                    &c.sub,
+                    &c.client_id,
+                    &c.scope
+                        .split_whitespace()
+                        .map(str::to_string)
+                        .collect::<Vec<_>>(),
+                )
+                .await?
+                == AccessStatus::Active
         {
             return Ok(json!({
                 "active": true, "token_type": "Bearer", "scope": c.scope, "client_id": c.client_id,

@@ -4,6 +4,12 @@
 //! the tokens it signed have expired. Access tokens are RFC 9068 JWTs
 //! (`typ: at+jwt`). Ed25519 signatures are deterministic, which lets a retried
 //! refresh be answered with the very same token.
+//!
+//! Private keys at rest: sealed with the key derived from `GATEHOUSE_SECRET_KEY`
+//! (`sealing.rs`) when it is set, so a copy of the database alone signs
+//! nothing; without it they are stored as they are and the server says so at
+//! start-up. Keys stored before the variable was set are sealed at the next
+//! start; `keys rewrap` moves them to a new secret.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -17,7 +23,40 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::store::{KeyRow, Store, StoreResult, now_ms};
+use super::sealing::{SealError, Sealer};
+use crate::store::{KeyRow, Store, StoreError, StoreResult, now_ms};
+
+/// Why the signing keys could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "signing key {kid} cannot be opened ({error}); if GATEHOUSE_SECRET_KEY changed, run `keys rewrap` with the old one in GATEHOUSE_PREVIOUS_SECRET_KEY"
+    )]
+    Sealed { kid: String, error: SealError },
+    #[error("signing key {0} is sealed, and GATEHOUSE_SECRET_KEY is not set")]
+    NoSecret(String),
+}
+
+/// What a stored private key is bound to when sealed.
+fn seal_context(kid: &str) -> String {
+    format!("signing-key|{kid}")
+}
+
+/// A stored private key, opened: its PKCS#8 DER, base64.
+fn open_private(row: &KeyRow, sealer: Option<&Sealer>) -> Result<String, KeysError> {
+    if !row.private_der.starts_with("v1.") {
+        return Ok(row.private_der.clone());
+    }
+    let sealer = sealer.ok_or_else(|| KeysError::NoSecret(row.kid.clone()))?;
+    sealer
+        .open(&row.private_der, &seal_context(&row.kid))
+        .map_err(|error| KeysError::Sealed {
+            kid: row.kid.clone(),
+            error,
+        })
+}
 
 /// The claims of an access token (RFC 9068 section 2.2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,6 +110,8 @@ pub struct Keys {
     store: Store,
     /// How long a retired key stays published (the access token lifetime).
     publish_retired_for: Duration,
+    /// Seals private keys at rest (`GATEHOUSE_SECRET_KEY`).
+    sealer: Option<Sealer>,
     set: RwLock<KeySet>,
 }
 
@@ -80,17 +121,22 @@ fn thumbprint(x: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
 }
 
-/// A new Ed25519 key, ready to store.
-pub fn generate_key(now: i64) -> KeyRow {
+/// A new Ed25519 key, ready to store (sealed when there is a sealer).
+pub fn generate_key(now: i64, sealer: Option<&Sealer>) -> KeyRow {
     let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
     let der = signing
         .to_pkcs8_der()
         .expect("an Ed25519 key encodes as PKCS#8");
     let x = URL_SAFE_NO_PAD.encode(signing.verifying_key().as_bytes());
+    let kid = thumbprint(&x);
+    let plain = STANDARD.encode(der.as_bytes());
     KeyRow {
-        kid: thumbprint(&x),
+        private_der: match sealer {
+            Some(s) => s.seal(&plain, &seal_context(&kid)),
+            None => plain,
+        },
+        kid,
         alg: "EdDSA".into(),
-        private_der: STANDARD.encode(der.as_bytes()),
         public_x: x,
         created_at: now,
         retired_at: None,
@@ -98,11 +144,26 @@ pub fn generate_key(now: i64) -> KeyRow {
 }
 
 impl Keys {
-    /// Load the keys, creating the first one if the store has none.
-    pub async fn load(store: Store, publish_retired_for: Duration) -> StoreResult<Keys> {
+    /// Load the keys, creating the first one if the store has none; with a
+    /// sealer, keys stored in the clear are sealed first.
+    pub async fn load(
+        store: Store,
+        publish_retired_for: Duration,
+        sealer: Option<Sealer>,
+    ) -> Result<Keys, KeysError> {
+        if let Some(s) = &sealer {
+            let sealed = rewrap(&store, s, &[]).await?;
+            if sealed > 0 {
+                tracing::info!(
+                    keys = sealed,
+                    "signing keys sealed with GATEHOUSE_SECRET_KEY"
+                );
+            }
+        }
         let keys = Keys {
             store,
             publish_retired_for,
+            sealer,
             set: RwLock::new(KeySet {
                 active: None,
                 signers: HashMap::new(),
@@ -111,18 +172,31 @@ impl Keys {
                 loaded: Instant::now(),
             }),
         };
-        keys.reload().await?;
+        keys.load_set().await?;
         if keys.set.read().expect("keys lock").active.is_none() {
             keys.store
-                .insert_signing_key(&generate_key(now_ms()))
+                .insert_signing_key(&generate_key(now_ms(), keys.sealer.as_ref()))
                 .await?;
-            keys.reload().await?;
+            keys.load_set().await?;
         }
         Ok(keys)
     }
 
     /// Re-read the keys from the store (a rotation on another replica).
     pub async fn reload(&self) -> StoreResult<()> {
+        match self.load_set().await {
+            Ok(()) => Ok(()),
+            Err(KeysError::Store(e)) => Err(e),
+            // A key another replica wrote that this one cannot open: keep the
+            // keys it has, and say why.
+            Err(e) => {
+                tracing::error!(error = %e, "signing keys not reloaded");
+                Ok(())
+            }
+        }
+    }
+
+    async fn load_set(&self) -> Result<(), KeysError> {
         let rows = self.store.signing_keys().await?;
         let now = now_ms();
         let horizon = now - self.publish_retired_for.as_millis() as i64;
@@ -138,7 +212,8 @@ impl Keys {
             if row.alg != "EdDSA" {
                 continue;
             }
-            let Ok(der) = STANDARD.decode(&row.private_der) else {
+            let private = open_private(&row, self.sealer.as_ref())?;
+            let Ok(der) = STANDARD.decode(&private) else {
                 tracing::error!(kid = %row.kid, "a stored signing key is corrupt; skipped");
                 continue;
             };
@@ -242,12 +317,40 @@ impl Keys {
 }
 
 /// Retire every key in use and create a new one (`keys rotate`).
-pub async fn rotate(store: &Store) -> StoreResult<String> {
+pub async fn rotate(store: &Store, sealer: Option<&Sealer>) -> StoreResult<String> {
     let now = now_ms();
     store.retire_signing_keys(now).await?;
-    let key = generate_key(now + 1);
+    let key = generate_key(now + 1, sealer);
     store.insert_signing_key(&key).await?;
     Ok(key.kid)
+}
+
+/// Seal every stored private key with `to`: keys in the clear, and keys sealed
+/// with one of `from` (earlier secrets). How many were (re)sealed; a key that
+/// no given secret opens is an error.
+pub async fn rewrap(store: &Store, to: &Sealer, from: &[Sealer]) -> Result<usize, KeysError> {
+    let mut changed = 0;
+    for row in store.signing_keys().await? {
+        let ctx = seal_context(&row.kid);
+        if row.private_der.starts_with("v1.") && to.open(&row.private_der, &ctx).is_ok() {
+            continue;
+        }
+        let plain = if row.private_der.starts_with("v1.") {
+            from.iter()
+                .find_map(|s| s.open(&row.private_der, &ctx).ok())
+                .ok_or_else(|| KeysError::Sealed {
+                    kid: row.kid.clone(),
+                    error: SealError::OtherKey,
+                })?
+        } else {
+            row.private_der.clone()
+        };
+        store
+            .set_signing_key_private(&row.kid, &to.seal(&plain, &ctx))
+            .await?;
+        changed += 1;
+    }
+    Ok(changed)
 }
 
 #[cfg(test)]
@@ -261,7 +364,21 @@ mod tests {
             thumbprint("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"),
             "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
         );
-        let k = generate_key(0);
+        let k = generate_key(0, None);
         assert_eq!(k.kid, thumbprint(&k.public_x));
+        let sealer = Sealer::from_secret(&"s".repeat(32));
+        let sealed = generate_key(0, Some(&sealer));
+        assert!(sealed.private_der.starts_with("v1."));
+        let opened = open_private(&sealed, Some(&sealer)).unwrap();
+        assert!(STANDARD.decode(opened).is_ok());
+        assert!(matches!(
+            open_private(&sealed, None),
+            Err(KeysError::NoSecret(_))
+        ));
+        let other = Sealer::from_secret(&"t".repeat(32));
+        assert!(matches!(
+            open_private(&sealed, Some(&other)),
+            Err(KeysError::Sealed { .. })
+        ));
     }
 }

@@ -224,6 +224,8 @@ pub enum OAuthStartError {
     Store(#[from] StoreError),
     #[error("client `{client}` is confidential: set its secret in the environment variable {var}")]
     MissingClientSecret { client: String, var: String },
+    #[error(transparent)]
+    Keys(#[from] keys::KeysError),
 }
 
 /// The running authorization server.
@@ -284,7 +286,17 @@ impl OAuth {
                 })
                 .await?;
         }
-        let keys = Keys::load(store.clone(), cfg.access_lifetime).await?;
+        // Keys at rest (issue 12): sealed with GATEHOUSE_SECRET_KEY when set.
+        let sealer = config
+            .secret_key
+            .as_deref()
+            .map(sealing::Sealer::from_secret);
+        if sealer.is_none() {
+            tracing::warn!(
+                "GATEHOUSE_SECRET_KEY is not set: token signing keys are stored unencrypted in the database. Fine for local use; in production set it (at least 32 characters, e.g. `openssl rand -base64 32`)"
+            );
+        }
+        let keys = Keys::load(store.clone(), cfg.access_lifetime, sealer).await?;
         let refresh_key = store
             .secret("refresh_derivation", &secrets::random_token())
             .await?;

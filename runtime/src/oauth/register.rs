@@ -168,7 +168,8 @@ impl OAuth {
             revoked_at: None,
         };
         self.store.upsert_client(&row).await?;
-        tracing::info!(client = %row.id, name = %row.name, "client registered");
+        // `?`: the name is the client's own text; Debug escapes line breaks.
+        tracing::info!(client = %row.id, name = ?row.name, "client registered");
         Ok(response(&row, secret.as_deref()))
     }
 }

@@ -141,7 +141,17 @@ impl BearerAuth {
                 (principal, claims.jti, claims.exp.saturating_mul(1000))
             }
         };
-        match self.oauth.store.access_status(&jti).await {
+        let status = self
+            .oauth
+            .store
+            .access_status(
+                &jti,
+                &principal.user_id,
+                principal.client_id.as_deref().unwrap_or(""),
+                principal.scopes.as_deref().unwrap_or(&[]),
+            )
+            .await;
+        match status {
             Ok(AccessStatus::Active) => {
                 match &stale {
                     Some(v) => self.verified.confirmed(v, epoch),

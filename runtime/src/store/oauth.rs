@@ -677,21 +677,34 @@ impl Store {
     }
 
     /// Whether a (signature-checked) access token is still good: known, not
-    /// revoked, its family live, its user enabled, its client not revoked.
-    pub async fn access_status(&self, jti: &str) -> StoreResult<AccessStatus> {
+    /// revoked, its family live, its user enabled, its client not revoked, and
+    /// the token's user, client and scopes those of its grant (so a signing key
+    /// alone cannot mint a token for someone else's grant).
+    pub async fn access_status(
+        &self,
+        jti: &str,
+        user_id: &str,
+        client_id: &str,
+        scopes: &[String],
+    ) -> StoreResult<AccessStatus> {
         on_pool!(self, |pool| {
-            let live: Option<i64> = sqlx::query_scalar(
-                "SELECT CAST(1 AS BIGINT) FROM oauth_access_tokens a \
+            let granted: Option<String> = sqlx::query_scalar(
+                "SELECT f.scope FROM oauth_access_tokens a \
                  JOIN oauth_families f ON f.id = a.family_id \
                  JOIN users u ON u.id = f.user_id \
                  JOIN oauth_clients c ON c.id = f.client_id \
                  WHERE a.jti = $1 AND a.revoked_at IS NULL AND f.revoked_at IS NULL \
-                 AND u.disabled_at IS NULL AND c.revoked_at IS NULL",
+                 AND u.disabled_at IS NULL AND c.revoked_at IS NULL \
+                 AND f.user_id = $2 AND f.client_id = $3",
             )
             .bind(jti)
+            .bind(user_id)
+            .bind(client_id)
             .fetch_optional(pool)
             .await?;
-            Ok(if live.is_some() {
+            let within = granted
+                .is_some_and(|g| scopes.iter().all(|s| g.split_whitespace().any(|x| x == s)));
+            Ok(if within {
                 AccessStatus::Active
             } else {
                 AccessStatus::Inactive
@@ -808,6 +821,18 @@ impl Store {
             .bind(k.retired_at)
             .execute(pool)
             .await?;
+            Ok(())
+        })
+    }
+
+    /// Replace a signing key's stored private key (sealing it).
+    pub async fn set_signing_key_private(&self, kid: &str, private: &str) -> StoreResult<()> {
+        on_pool!(self, |pool| {
+            sqlx::query("UPDATE oauth_signing_keys SET private_der = $2 WHERE kid = $1")
+                .bind(kid)
+                .bind(private)
+                .execute(pool)
+                .await?;
             Ok(())
         })
     }

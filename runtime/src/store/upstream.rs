@@ -425,6 +425,37 @@ impl Store {
         })
     }
 
+    /// Every stored provider token set (`keys rewrap`).
+    pub async fn all_upstream_tokens(&self) -> StoreResult<Vec<UpstreamTokenRow>> {
+        on_pool!(self, |pool| Ok(sqlx::query_as::<_, UpstreamTokenRow>(
+            sqlx::AssertSqlSafe(format!("SELECT {TOKEN_COLUMNS} FROM upstream_tokens"))
+        )
+        .fetch_all(pool)
+        .await?))
+    }
+
+    /// Store tokens sealed anew (`keys rewrap`).
+    pub async fn reseal_upstream_tokens(
+        &self,
+        provider: &str,
+        subject: &str,
+        access: &str,
+        refresh: Option<&str>,
+    ) -> StoreResult<()> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE upstream_tokens SET access_token = $3, refresh_token = $4 WHERE provider = $1 AND subject = $2",
+            )
+            .bind(provider)
+            .bind(subject)
+            .bind(access)
+            .bind(refresh)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
+
     /// Forget an identity's tokens (the provider refused them).
     pub async fn delete_upstream_tokens(&self, provider: &str, subject: &str) -> StoreResult<()> {
         on_pool!(self, |pool| {

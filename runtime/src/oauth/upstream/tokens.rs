@@ -203,3 +203,48 @@ impl super::provider::ProviderConfig {
         }
     }
 }
+
+/// Seal every stored provider token with `to` (`keys rewrap`): values sealed
+/// with one of `from` are opened and sealed again. How many token sets changed;
+/// one that no given key opens is an error.
+pub async fn rewrap(
+    store: &crate::store::Store,
+    to: &super::Sealer,
+    from: &[super::Sealer],
+) -> Result<usize, UpstreamTokenError> {
+    let mut changed = 0;
+    for row in store.all_upstream_tokens().await? {
+        // The value sealed with `to`, and whether that changed it.
+        let reseal = |value: &str, which: &str| -> Result<(String, bool), UpstreamTokenError> {
+            let ctx = context(&row.provider, &row.subject, which);
+            if to.open(value, &ctx).is_ok() {
+                return Ok((value.to_string(), false));
+            }
+            let plain = from
+                .iter()
+                .find_map(|s| s.open(value, &ctx).ok())
+                .ok_or_else(|| {
+                    UpstreamTokenError::Unavailable(format!(
+                        "the tokens of {} at {} (no given secret opens them)",
+                        row.subject, row.provider
+                    ))
+                })?;
+            Ok((to.seal(&plain, &ctx), true))
+        };
+        let (access, a) = reseal(&row.access_token, "access")?;
+        let (refresh, r) = match row.refresh_token.as_deref() {
+            Some(v) => {
+                let (v, changed) = reseal(v, "refresh")?;
+                (Some(v), changed)
+            }
+            None => (None, false),
+        };
+        if a || r {
+            store
+                .reseal_upstream_tokens(&row.provider, &row.subject, &access, refresh.as_deref())
+                .await?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}

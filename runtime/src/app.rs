@@ -12,6 +12,7 @@ use salvo::prelude::*;
 use salvo::server::ServerHandle;
 
 use crate::config::Config;
+use crate::http::client_addr::ClientAddresses;
 use crate::http::cors::cors;
 use crate::http::guard::OriginRules;
 use crate::http::listener::NodelayAcceptor;
@@ -140,7 +141,9 @@ impl App {
         let mut mcp = Router::with_path("mcp")
             .hoop(cors(rules.clone()))
             .hoop(rules.clone());
-        let mut router = Router::new().hoop(RequestIds);
+        let mut router = Router::new()
+            .hoop(RequestIds)
+            .hoop(ClientAddresses(config.trusted_proxies.clone()));
         match &oauth {
             Some(o) => {
                 let bearer = BearerAuth::new(o.clone());

@@ -26,6 +26,9 @@ pub struct Config {
     /// `GATEHOUSE_SECRET_KEY`: encrypts what the store keeps for later use
     /// (upstream tokens). At least 32 characters, e.g. `openssl rand -base64 32`.
     pub secret_key: Option<String>,
+    /// `GATEHOUSE_TRUSTED_PROXIES`: the proxies (CIDRs) whose `Forwarded` /
+    /// `X-Forwarded-For` headers name the client's address.
+    pub trusted_proxies: crate::http::client_addr::TrustedProxies,
     /// `GATEHOUSE_ALLOW_UNAUTHENTICATED=1`: let a server with `auth: none` listen
     /// on an address other than loopback (anyone who reaches it is its user).
     pub allow_unauthenticated: bool,
@@ -80,6 +83,10 @@ pub enum ConfigError {
     Seconds(&'static str, String),
     #[error("GATEHOUSE_SECRET_KEY must be at least 32 characters (e.g. `openssl rand -base64 32`)")]
     SecretKey,
+    #[error("GATEHOUSE_TRUSTED_PROXIES: {0}")]
+    TrustedProxies(String),
+    #[error("{0} `{1}` must be a whole number")]
+    Number(&'static str, String),
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -97,6 +104,7 @@ impl Config {
             templates_dir: None,
             secret_key: None,
             allow_unauthenticated: false,
+            trusted_proxies: Default::default(),
             env: Env::process(),
             settings: Settings::default(),
         }
@@ -135,6 +143,41 @@ impl Config {
         }
         config.allow_unauthenticated =
             get("GATEHOUSE_ALLOW_UNAUTHENTICATED").as_deref() == Some("1");
+        if let Some(p) = get("GATEHOUSE_TRUSTED_PROXIES") {
+            config.trusted_proxies = crate::http::client_addr::TrustedProxies::parse(&p)
+                .map_err(ConfigError::TrustedProxies)?;
+        }
+        let number = |name: &'static str| -> Result<Option<u64>, ConfigError> {
+            get(name)
+                .map(|v| {
+                    v.trim()
+                        .parse::<u64>()
+                        .map_err(|_| ConfigError::Number(name, v))
+                })
+                .transpose()
+        };
+        let limits = &mut config.settings.oauth.limits;
+        if let Some(n) = number("GATEHOUSE_SIGN_IN_PER_MINUTE")? {
+            limits.sign_ins_per_minute = n as u32;
+        }
+        if let Some(n) = number("GATEHOUSE_SIGN_IN_FREE_FAILURES")? {
+            limits.free_failures = n as u32;
+        }
+        if let Some(n) = number("GATEHOUSE_FAILURES_PER_REQUEST")? {
+            limits.failures_per_request = n as i64;
+        }
+        if let Some(n) = number("GATEHOUSE_REGISTRATIONS_PER_HOUR")? {
+            limits.registrations_per_hour = n as u32;
+        }
+        if let Some(n) = number("GATEHOUSE_AUTHORIZATIONS_PER_MINUTE")? {
+            limits.authorizations_per_minute = n as u32;
+        }
+        if let Some(n) = number("GATEHOUSE_PENDING_PER_ADDRESS")? {
+            limits.pending_per_address = n as i64;
+        }
+        if let Some(n) = number("GATEHOUSE_HASHING_CONCURRENCY")? {
+            limits.hashing_concurrency = n.max(1) as usize;
+        }
         if let Some(key) = get("GATEHOUSE_SECRET_KEY").filter(|k| !k.is_empty()) {
             if key.chars().count() < 32 {
                 return Err(ConfigError::SecretKey);

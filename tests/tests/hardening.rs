@@ -122,3 +122,266 @@ gatehouse_tests::backend_tests! {
         store.close().await;
     }
 }
+
+use gatehouse::Settings;
+use gatehouse::oauth::OAuthSettings;
+use gatehouse::oauth::guards::AbuseLimits;
+use gatehouse_tests::oauth::{Flow, PASSWORD, Page, Pkce};
+use gatehouse_tests::{TestServer, gated};
+use reqwest::StatusCode;
+use serde_json::json;
+
+fn limits(change: impl FnOnce(&mut AbuseLimits)) -> Settings {
+    let mut l = AbuseLimits::default();
+    change(&mut l);
+    Settings {
+        oauth: OAuthSettings {
+            limits: l,
+            ..OAuthSettings::default()
+        },
+        ..Settings::default()
+    }
+}
+
+/// A gated server with Ada's and Bob's accounts.
+async fn gated_with(db: &TestDb, settings: Settings) -> TestServer {
+    let server = TestServer::start_with(db, gated::app(), settings).await;
+    for who in ["ada@example.com", "bob@example.com"] {
+        gatehouse::oauth::accounts::create_local_user(&server.store, who, PASSWORD)
+            .await
+            .unwrap();
+    }
+    server
+}
+
+/// A fresh authorization request's sign-in page (request id and CSRF token).
+async fn sign_in_page(flow: &Flow, forwarded_for: Option<&str>) -> Page {
+    let client = flow.register_public("http://127.0.0.1:4000/cb").await;
+    let mut req = flow
+        .http
+        .get(flow.authorize_url(&client, &Pkce::new(), "s", None));
+    if let Some(f) = forwarded_for {
+        req = req.header("x-forwarded-for", f);
+    }
+    let start = req.send().await.unwrap();
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    let to = start.headers()["location"].to_str().unwrap().to_string();
+    flow.get(&to, None).await
+}
+
+/// Post the sign-in form of `page`.
+async fn attempt(
+    flow: &Flow,
+    page: &Page,
+    email: &str,
+    password: &str,
+    forwarded_for: Option<&str>,
+) -> Page {
+    let form = [
+        ("request", page.field("request").unwrap()),
+        ("csrf", page.field("csrf").unwrap()),
+        ("action", "sign_in".into()),
+        ("email", email.into()),
+        ("password", password.into()),
+    ];
+    let mut req = flow.http.post(flow.url("/oauth/sign-in")).form(&form);
+    if let Some(f) = forwarded_for {
+        req = req.header("x-forwarded-for", f);
+    }
+    let r = req.send().await.unwrap();
+    Page {
+        status: r.status(),
+        headers: r.headers().clone(),
+        html: r.text().await.unwrap(),
+    }
+}
+
+gatehouse_tests::backend_tests! {
+    // Sign-in attempts are limited per client address: the right password
+    // after a flood of wrong ones is refused too (429 + Retry-After) until the
+    // wait is over; another address is not affected.
+    async fn sign_in_is_limited_per_address(db) {
+        let server = gated_with(&db, limits(|l| { l.sign_ins_per_minute = 4; l.failures_per_request = 100; l.free_failures = 100; })).await;
+        let flow = server.oauth();
+        let page = sign_in_page(&flow, None).await;
+        for _ in 0..4 {
+            assert_eq!(attempt(&flow, &page, "ada@example.com", "wrong password!", None).await.status, StatusCode::UNAUTHORIZED);
+        }
+        let limited = attempt(&flow, &page, "ada@example.com", PASSWORD, None).await;
+        assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{}", limited.html);
+        let wait: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&wait), "{wait}");
+        assert!(limited.html.contains("Too many attempts from your network") && limited.cookie().is_none());
+        // (Forwarding headers from an untrusted peer change nothing.)
+        let spoofed = attempt(&flow, &page, "ada@example.com", PASSWORD, Some("203.0.113.9")).await;
+        assert_eq!(spoofed.status, StatusCode::TOO_MANY_REQUESTS, "X-Forwarded-For is not believed from anyone");
+    }
+
+    // An account backs off after a few failures (the email as given: unknown
+    // accounts behave the same, so nothing is revealed); others are unaffected.
+    async fn accounts_back_off(db) {
+        let server = gated_with(&db, limits(|l| { l.free_failures = 2; l.sign_ins_per_minute = 1000; l.failures_per_request = 100; })).await;
+        let flow = server.oauth();
+        let page = sign_in_page(&flow, None).await;
+        let mut answers = Vec::new();
+        for email in ["ada@example.com", "nobody@example.com"] {
+            let mut seen = Vec::new();
+            for _ in 0..3 {
+                seen.push(attempt(&flow, &page, email, "wrong password!", None).await.status);
+            }
+            let locked = attempt(&flow, &page, email, PASSWORD, None).await;
+            seen.push(locked.status);
+            assert!(locked.headers.get("retry-after").is_some());
+            assert!(locked.html.contains("Too many failed attempts for this account"), "{}", locked.html);
+            answers.push(seen);
+        }
+        assert_eq!(answers[0], [StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS]);
+        assert_eq!(answers[0], answers[1], "a known and an unknown account answer alike");
+        let bob = attempt(&flow, &page, "bob@example.com", PASSWORD, None).await;
+        assert_eq!(bob.status, StatusCode::SEE_OTHER, "another account signs in: {}", bob.html);
+        // After the lock, the right password works and clears the count.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let ada = attempt(&flow, &page, "ada@example.com", PASSWORD, None).await;
+        assert_eq!(ada.status, StatusCode::SEE_OTHER, "{}", ada.html);
+    }
+
+    // A pending authorization is given up after a few wrong passwords.
+    async fn pending_requests_die_after_failures(db) {
+        let server = gated_with(&db, limits(|l| { l.failures_per_request = 3; l.free_failures = 100; })).await;
+        let flow = server.oauth();
+        let page = sign_in_page(&flow, None).await;
+        for _ in 0..2 {
+            assert_eq!(attempt(&flow, &page, "ada@example.com", "wrong password!", None).await.status, StatusCode::UNAUTHORIZED);
+        }
+        let burnt = attempt(&flow, &page, "ada@example.com", "wrong password!", None).await;
+        assert_eq!(burnt.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(burnt.html.contains("given up"), "{}", burnt.html);
+        let after = attempt(&flow, &page, "ada@example.com", PASSWORD, None).await;
+        assert_eq!(after.status, StatusCode::BAD_REQUEST, "the request is gone, even with the right password");
+        assert!(after.html.contains("expired"), "{}", after.html);
+    }
+
+    // Password hashing runs in a few slots off the async workers: when they are
+    // all busy, 503 with Retry-After, and /mcp keeps answering meanwhile.
+    async fn hashing_is_bounded(db) {
+        let server = gated_with(&db, limits(|l| {
+            l.hashing_concurrency = 1; l.hashing_wait = Duration::from_millis(1);
+            l.sign_ins_per_minute = 1000; l.failures_per_request = 1000; l.free_failures = 1000;
+        })).await;
+        let flow = server.oauth();
+        let page = sign_in_page(&flow, None).await;
+        let attempts: Vec<_> = (0..12).map(|i| {
+            let (flow, page) = (flow.clone(), &page);
+            async move { attempt(&flow, page, &format!("user{i}@example.com"), "wrong password!", None).await }
+        }).collect();
+        let mcp = async {
+            let reply = server.client().post().json(&json!({ "jsonrpc": "2.0", "id": 1, "method": "ping" })).send().await.unwrap();
+            reply.status()
+        };
+        let (pages, mcp_status) = tokio::join!(futures_util::future::join_all(attempts), mcp);
+        assert_eq!(mcp_status, StatusCode::UNAUTHORIZED, "/mcp answers (401 without a token) during the flood");
+        let busy: Vec<&Page> = pages.iter().filter(|p| p.status == StatusCode::SERVICE_UNAVAILABLE).collect();
+        assert!(!busy.is_empty(), "with one slot and no waiting, some of 12 concurrent checks are turned away");
+        for b in &busy {
+            assert_eq!(b.headers["retry-after"], "2");
+            assert!(b.html.contains("busy"));
+        }
+        assert!(pages.iter().all(|p| p.status == StatusCode::UNAUTHORIZED || p.status == StatusCode::SERVICE_UNAVAILABLE));
+    }
+
+    // Behind a trusted proxy, limits apply per forwarded client address.
+    async fn limits_follow_trusted_proxies(db) {
+        let store = gatehouse::Store::connect(db.url()).await.unwrap();
+        gatehouse::oauth::accounts::create_local_user(&store, "ada@example.com", PASSWORD).await.unwrap();
+        let mut config = gatehouse::Config::for_listen("127.0.0.1:0".parse().unwrap(), "unused");
+        config.settings = limits(|l| { l.sign_ins_per_minute = 2; l.free_failures = 100; l.failures_per_request = 100; });
+        config.env.set("GATED_BACKEND_SECRET", gated::BACKEND_SECRET);
+        config.trusted_proxies = gatehouse::http::client_addr::TrustedProxies::parse("127.0.0.1/32").unwrap();
+        let server = TestServer::start_config(store, gated::app(), config, |_| {}).await;
+        let flow = server.oauth();
+        let page = sign_in_page(&flow, Some("203.0.113.1")).await;
+        for _ in 0..2 {
+            assert_eq!(attempt(&flow, &page, "ada@example.com", "wrong password!", Some("203.0.113.1")).await.status, StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(attempt(&flow, &page, "ada@example.com", PASSWORD, Some("203.0.113.1")).await.status, StatusCode::TOO_MANY_REQUESTS);
+        // Another client behind the same proxy is someone else; a client that
+        // prepends an address of its own is still itself (the right-most one counts).
+        assert_eq!(attempt(&flow, &page, "ada@example.com", PASSWORD, Some("203.0.113.2")).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(attempt(&flow, &page, "ada@example.com", PASSWORD, Some("198.51.100.7, 203.0.113.1")).await.status, StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    // Registration (anyone may call it): limited per address, metadata bounded
+    // and named when refused, the body capped; nothing is stored for a refusal.
+    async fn registration_is_bounded(db) {
+        let server = gated_with(&db, limits(|l| l.registrations_per_hour = 100)).await;
+        let flow = server.oauth();
+        let base = json!({ "client_name": "x", "redirect_uris": ["http://127.0.0.1:4000/cb"], "token_endpoint_auth_method": "none" });
+        let with = |k: &str, v: serde_json::Value| { let mut m = base.clone(); m[k] = v; m };
+        let many: Vec<String> = (0..11).map(|i| format!("http://127.0.0.1:4000/cb{i}")).collect();
+        let mut errors = serde_json::Map::new();
+        for (case, meta) in [
+            ("too many redirect URIs", with("redirect_uris", json!(many))),
+            ("a line break in the name", with("client_name", json!("Claude\nINFO forged log line"))),
+            ("a bidi override in the name", with("client_name", json!("Cl\u{202E}edua"))),
+            ("a long scope", with("scope", json!("a ".repeat(600)))),
+        ] {
+            let (status, body) = flow.register(meta).await;
+            assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_client_metadata")), "{case}: {body}");
+            errors.insert(case.into(), body["error_description"].clone());
+        }
+        insta::assert_json_snapshot!("registration_bounds", errors);
+        let huge = flow.http.post(flow.url("/oauth/register")).header("content-type", "application/json")
+            .body(format!(r#"{{"client_name":"{}","redirect_uris":["http://127.0.0.1:1/cb"]}}"#, "x".repeat(20_000))).send().await.unwrap();
+        assert_eq!(huge.status(), StatusCode::BAD_REQUEST, "a 20 KB registration");
+        let registered = |server: &TestServer| {
+            let store = server.store.clone();
+            async move { store.clients().await.unwrap().into_iter().filter(|c| c.registered == 1).count() }
+        };
+        assert_eq!(registered(&server).await, 0, "nothing is stored for a refusal");
+
+        // Three registrations an hour from one address: the fourth is refused
+        // (429 + Retry-After, OAuth's temporarily_unavailable) and not stored.
+        let server = TestServer::start_with(&db, gated::app(), limits(|l| l.registrations_per_hour = 3)).await;
+        let flow = server.oauth();
+        let before = registered(&server).await;
+        for i in 0..3 {
+            let (status, body) = flow.register(with("client_name", json!(format!("app {i}")))).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        let r = flow.http.post(flow.url("/oauth/register")).json(&base).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(r.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() > 0);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "temporarily_unavailable");
+        assert_eq!(registered(&server).await - before, 3, "only what was accepted is stored");
+    }
+
+    // The authorization endpoint: parameters bounded (a clear page), requests
+    // per address limited, live pending requests per address capped.
+    async fn authorization_requests_are_bounded(db) {
+        let server = gated_with(&db, limits(|l| { l.pending_per_address = 3; l.authorizations_per_minute = 1000; })).await;
+        let flow = server.oauth();
+        let client = flow.register_public("http://127.0.0.1:4000/cb").await;
+        let long_state = flow.authorize_url(&client, &Pkce::new(), &"s".repeat(1025), None);
+        let r = flow.get(&long_state, None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(r.html.contains("`state` is longer than 1024 characters"), "{}", r.html);
+        for _ in 0..3 {
+            assert_eq!(flow.get(&flow.authorize_url(&client, &Pkce::new(), "s", None), None).await.status, StatusCode::SEE_OTHER);
+        }
+        let capped = flow.get(&flow.authorize_url(&client, &Pkce::new(), "s", None), None).await;
+        assert_eq!(capped.status, StatusCode::TOO_MANY_REQUESTS, "{}", capped.html);
+        assert!(capped.headers.get("retry-after").is_some());
+        assert!(capped.html.contains("too many unfinished sign-ins"), "{}", capped.html);
+
+        let server = TestServer::start_with(&db, gated::app(), limits(|l| l.authorizations_per_minute = 2)).await;
+        let flow = server.oauth();
+        let client = flow.register_public("http://127.0.0.1:4000/cb").await;
+        let statuses: Vec<StatusCode> = futures_util::future::join_all((0..3).map(|_| {
+            let flow = flow.clone();
+            let url = flow.authorize_url(&client, &Pkce::new(), "s", None);
+            async move { flow.get(&url, None).await.status }
+        })).await;
+        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 1, "{statuses:?}");
+    }
+}

@@ -173,6 +173,11 @@ fn sub_of(access_token: &str) -> String {
     claims["sub"].as_str().unwrap().to_string()
 }
 
+/// Password checks outside a server (the default limits).
+fn guards() -> gatehouse::oauth::guards::Guards {
+    gatehouse::oauth::guards::Guards::new(Default::default())
+}
+
 /// Run one statement against the test's store (to play a forged or
 /// tampered-with row).
 async fn exec(server: &TestServer, sql: &str) {
@@ -304,7 +309,7 @@ backend_tests! {
         let real = f.connect("sso", "alice").await;
         assert_eq!(f.whoami(&real).await, alice, "linked by verified email");
         assert!(
-            gatehouse::oauth::accounts::sign_in(&f.server.store, "alice@example.com", PASSWORD).await.unwrap().is_some(),
+            gatehouse::oauth::accounts::sign_in(&f.server.store, &guards(), "alice@example.com", PASSWORD).await.unwrap().is_some(),
             "an account the operator made keeps its password"
         );
         assert_eq!(f.users().await, 2);
@@ -317,12 +322,12 @@ backend_tests! {
         let f = fixture(&db).await;
         let (_, local) = f.flow.sign_up("carol@example.com", None).await;
         let local_user = sub_of(local["access_token"].as_str().unwrap());
-        assert!(gatehouse::oauth::accounts::sign_in(&f.server.store, "carol@example.com", PASSWORD).await.unwrap().is_some());
+        assert!(gatehouse::oauth::accounts::sign_in(&f.server.store, &guards(), "carol@example.com", PASSWORD).await.unwrap().is_some());
 
         let tokens = f.connect("sso", "carol").await;
         assert_eq!(f.whoami(&tokens).await, local_user, "the same user");
         assert!(
-            gatehouse::oauth::accounts::sign_in(&f.server.store, "carol@example.com", PASSWORD).await.unwrap().is_none(),
+            gatehouse::oauth::accounts::sign_in(&f.server.store, &guards(), "carol@example.com", PASSWORD).await.unwrap().is_none(),
             "the unverified password no longer works"
         );
         // On the page too.
@@ -694,7 +699,7 @@ backend_tests! {
         // Alice, signing in at the provider, is Ada's user now.
         let server = TestServer::start_env(&db, federated::app(), Settings::default(), &env).await;
         let f = Fixture { flow: server.oauth(), server, idp };
-        let ada = gatehouse::oauth::accounts::sign_in(&f.server.store, "ada@example.com", PASSWORD).await.unwrap().unwrap().id;
+        let ada = gatehouse::oauth::accounts::sign_in(&f.server.store, &guards(), "ada@example.com", PASSWORD).await.unwrap().unwrap().id;
         let tokens = f.connect("sso", "alice").await;
         assert_eq!(f.whoami(&tokens).await, ada);
         let (_, users, _) = run(&["users", "list"], &env);

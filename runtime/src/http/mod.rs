@@ -1,8 +1,10 @@
 //! The HTTP layer: listener, origin rules, CORS, request ids around the MCP
 //! endpoint, and the one client for outbound calls (`egress`).
 
+pub mod client_addr;
 pub mod cors;
 pub mod egress;
 pub mod guard;
 pub mod listener;
+pub mod rate_limit;
 pub mod request_id;

@@ -5,6 +5,7 @@ use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
+use super::guards::Guards;
 use crate::store::{Store, StoreError, UserRow, now_ms};
 
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +16,9 @@ pub enum AccountError {
     WeakPassword,
     #[error("an account with this email already exists")]
     EmailTaken,
+    /// Every password-hashing slot is busy (503, try again).
+    #[error("the server is busy checking passwords; try again in a moment")]
+    Busy,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -66,9 +70,28 @@ pub async fn create_local_user(
 
 /// Create a user with a local account on the sign-in page (self sign-up):
 /// nobody has checked that the email is theirs, so linking an upstream
-/// identity to this user later ends its password (U-13).
-pub async fn sign_up(store: &Store, email: &str, password: &str) -> Result<String, AccountError> {
-    create(store, email, password, false).await
+/// identity to this user later ends its password (U-13). The hash is computed
+/// in a hashing slot (`Guards::hashing`).
+pub async fn sign_up(
+    store: &Store,
+    guards: &Guards,
+    email: &str,
+    password: &str,
+) -> Result<String, AccountError> {
+    let (email, password) = (normalize_email(email)?, checked_password(password)?);
+    let hash = guards
+        .hashing(move || hash_password(&password))
+        .await
+        .map_err(|_| AccountError::Busy)?;
+    insert(store, &email, &hash, false).await
+}
+
+fn checked_password(password: &str) -> Result<String, AccountError> {
+    let len = password.chars().count();
+    if !(8..=1024).contains(&len) {
+        return Err(AccountError::WeakPassword);
+    }
+    Ok(password.to_string())
 }
 
 async fn create(
@@ -78,13 +101,19 @@ async fn create(
     verified: bool,
 ) -> Result<String, AccountError> {
     let email = normalize_email(email)?;
-    let len = password.chars().count();
-    if !(8..=1024).contains(&len) {
-        return Err(AccountError::WeakPassword);
-    }
+    let password = checked_password(password)?;
+    insert(store, &email, &hash_password(&password), verified).await
+}
+
+async fn insert(
+    store: &Store,
+    email: &str,
+    hash: &str,
+    verified: bool,
+) -> Result<String, AccountError> {
     let id = uuid::Uuid::new_v4().to_string();
     if store
-        .create_local_user(&id, &email, &hash_password(password), verified, now_ms())
+        .create_local_user(&id, email, hash, verified, now_ms())
         .await?
     {
         tracing::info!(user = %id, "account created");
@@ -95,24 +124,29 @@ async fn create(
 }
 
 /// The user behind an email and password, if they match and the user is enabled.
-/// Unknown emails cost the same time as wrong passwords.
+/// Unknown emails cost the same time as wrong passwords (the dummy hash is
+/// checked instead); the check runs in a hashing slot (`Guards::hashing`).
 pub async fn sign_in(
     store: &Store,
+    guards: &Guards,
     email: &str,
     password: &str,
-) -> Result<Option<UserRow>, StoreError> {
-    let Ok(email) = normalize_email(email) else {
-        return Ok(None);
+) -> Result<Option<UserRow>, AccountError> {
+    let normalized = normalize_email(email).ok();
+    let account = match &normalized {
+        Some(e) => store.local_account(e).await?,
+        None => None,
     };
-    match store.local_account(&email).await? {
-        Some((user, hash)) => {
-            Ok((verify_password(password, &hash) && user.disabled_at.is_none()).then_some(user))
-        }
-        None => {
-            let _ = verify_password(password, DUMMY_HASH);
-            Ok(None)
-        }
-    }
+    let (user, hash) = match account {
+        Some((user, hash)) => (Some(user), hash),
+        None => (None, DUMMY_HASH.to_string()),
+    };
+    let password = password.to_string();
+    let matches = guards
+        .hashing(move || verify_password(&password, &hash))
+        .await
+        .map_err(|_| AccountError::Busy)?;
+    Ok(user.filter(|u| matches && u.disabled_at.is_none()))
 }
 
 /// An argon2id hash of a random password, to spend the same time on unknown emails.

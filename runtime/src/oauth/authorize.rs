@@ -11,6 +11,8 @@
 //! client. Forms carry a per-request CSRF token.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Duration;
 
 use salvo::http::StatusCode;
 use serde_json::{Value, json};
@@ -18,6 +20,7 @@ use serde_json::{Value, json};
 use super::error::AuthorizeError;
 use super::token::valid_pkce_value;
 use super::{OAuth, accounts, secrets};
+use crate::http::rate_limit::retry_after_secs;
 use crate::store::{BrowserSession, ClientRow, CodeRow, PendingRow, UserRow, now_ms};
 use gatehouse_specs::UnknownScopes;
 use gatehouse_specs::redirect::{is_loopback_host, redirect_matches};
@@ -37,6 +40,19 @@ pub(in crate::oauth) enum Outcome {
         ctx: Value,
     },
 }
+
+/// The longest value each authorization parameter may have (issue 12: a
+/// pending request stores them; nothing unbounded is kept).
+const PARAMETER_LIMITS: [(&str, usize); 8] = [
+    ("client_id", 512),
+    ("redirect_uri", gatehouse_specs::redirect::MAX_REDIRECT_URI),
+    ("state", 1024),
+    ("scope", 1000),
+    ("resource", 2000),
+    ("code_challenge", 128),
+    ("nonce", 512),
+    ("response_type", 32),
+];
 
 fn page(title: &str, message: &str) -> AuthorizeError {
     AuthorizeError::page(title, message)
@@ -104,6 +120,16 @@ impl OAuth {
                 &[("error", error), ("error_description", &description)],
                 state.as_deref(),
             )),
+            AuthorizeError::Limited {
+                retry_after,
+                title,
+                message,
+            } => Outcome::Page {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                template: "error.html",
+                ctx: json!({ "server_title": self.cfg.server_title, "title": title, "message": message,
+                    "retry_after": retry_after }),
+            },
             AuthorizeError::Unavailable(e) => {
                 tracing::error!(error = %e, "store unavailable during authorization");
                 Outcome::Page {
@@ -120,7 +146,24 @@ impl OAuth {
     pub(super) async fn authorize(
         &self,
         q: &HashMap<String, String>,
+        addr: IpAddr,
     ) -> Result<String, AuthorizeError> {
+        if let Err(wait) = self.guards.authorization(addr) {
+            return Err(AuthorizeError::Limited {
+                retry_after: retry_after_secs(wait),
+                title: "Too many requests".into(),
+                message: "Too many sign-in requests came from your network. Wait a moment, then connect again from the app.".into(),
+            });
+        }
+        // Nothing unbounded is stored: every parameter has a length limit.
+        for (key, max) in PARAMETER_LIMITS {
+            if q.get(key).is_some_and(|v| v.chars().count() > max) {
+                return Err(page(
+                    "Invalid request",
+                    &format!("The request's `{key}` is longer than {max} characters."),
+                ));
+            }
+        }
         let client_id = q
             .get("client_id")
             .filter(|c| !c.is_empty())
@@ -237,8 +280,17 @@ impl OAuth {
                 format!("`{resource}` is not a resource of this server"),
             ));
         }
-        let id = secrets::random_token();
         let now = now_ms();
+        let ip = addr.to_string();
+        if self.store.count_pending_from(&ip, now).await? >= self.guards.limits.pending_per_address
+        {
+            return Err(AuthorizeError::Limited {
+                retry_after: 60,
+                title: "Too many sign-ins in progress".into(),
+                message: "Your network has too many unfinished sign-ins. Finish or close them, or wait a few minutes, then connect again.".into(),
+            });
+        }
+        let id = secrets::random_token();
         self.store
             .insert_pending(&PendingRow {
                 id_hash: secrets::hash(&id),
@@ -251,6 +303,7 @@ impl OAuth {
                 csrf: secrets::random_token(),
                 created_at: now,
                 expires_at: now + self.cfg.settings.pending_lifetime.as_millis() as i64,
+                client_ip: Some(ip),
             })
             .await?;
         Ok(id)
@@ -448,10 +501,13 @@ impl OAuth {
         }
     }
 
-    /// `POST /oauth/sign-in`: sign in or sign up, then continue.
+    /// `POST /oauth/sign-in`: sign in or sign up, then continue. Limited per
+    /// client address and, for sign-ins, per account (`guards`); a pending
+    /// request is given up after a few failures.
     pub(super) async fn sign_in(
         &self,
         form: &HashMap<String, String>,
+        addr: IpAddr,
     ) -> Result<Outcome, AuthorizeError> {
         let id = form.get("request").cloned().unwrap_or_default();
         let (pending, client) = self.pending_and_client(&id).await?;
@@ -466,6 +522,33 @@ impl OAuth {
         let email = form.get("email").map(String::as_str).unwrap_or("");
         let password = form.get("password").map(String::as_str).unwrap_or("");
         let sign_up = form.get("action").map(String::as_str) == Some("sign_up");
+        let mode = if sign_up { "sign_up" } else { "sign_in" };
+        let again = |status: StatusCode, message: &str, retry_after: Option<Duration>| {
+            let mut page =
+                self.sign_in_page(&id, &pending, &client, mode, email, Some(message), status);
+            if let (Outcome::Page { ctx, .. }, Some(wait)) = (&mut page, retry_after) {
+                ctx["retry_after"] = json!(retry_after_secs(wait));
+            }
+            page
+        };
+        if let Err(wait) = self.guards.sign_in_attempt(addr) {
+            tracing::warn!(%addr, "sign-in attempts from this address limited");
+            return Ok(again(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "Too many attempts from your network. Try again in {} seconds.",
+                    retry_after_secs(wait)
+                ),
+                Some(wait),
+            ));
+        }
+        let busy = || {
+            again(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server is busy. Try again in a moment.",
+                Some(Duration::from_secs(2)),
+            )
+        };
         let user_id = if sign_up {
             if !self.cfg.self_signup {
                 return Err(page(
@@ -473,39 +556,58 @@ impl OAuth {
                     "Ask the server's operator for an account.",
                 ));
             }
-            match accounts::sign_up(&self.store, email, password).await {
+            match accounts::sign_up(&self.store, &self.guards, email, password).await {
                 Ok(id) => id,
                 Err(accounts::AccountError::Store(e)) => return Err(e.into()),
+                Err(accounts::AccountError::Busy) => return Ok(busy()),
                 Err(e) => {
                     let status = match e {
                         accounts::AccountError::EmailTaken => StatusCode::CONFLICT,
                         _ => StatusCode::BAD_REQUEST,
                     };
-                    return Ok(self.sign_in_page(
-                        &id,
-                        &pending,
-                        &client,
-                        "sign_up",
-                        email,
-                        Some(&e.to_string()),
-                        status,
-                    ));
+                    return Ok(again(status, &e.to_string(), None));
                 }
             }
         } else {
-            match accounts::sign_in(&self.store, email, password).await? {
-                Some(user) => user.id,
-                None => {
-                    return Ok(self.sign_in_page(
-                        &id,
-                        &pending,
-                        &client,
-                        "sign_in",
-                        email,
-                        Some("Wrong email or password."),
+            // The account's back-off, by the email as given (known or not:
+            // the answer must not say which).
+            let account = accounts::normalize_email(email).unwrap_or_else(|_| email.to_lowercase());
+            if let Err(wait) = self.guards.account_locked(&account) {
+                return Ok(again(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &format!(
+                        "Too many failed attempts for this account. Try again in {} seconds.",
+                        retry_after_secs(wait)
+                    ),
+                    Some(wait),
+                ));
+            }
+            match accounts::sign_in(&self.store, &self.guards, email, password).await {
+                Ok(Some(user)) => {
+                    self.guards.account_succeeded(&account);
+                    user.id
+                }
+                Ok(None) => {
+                    let lock = self.guards.account_failed(&account);
+                    let failures = self.store.pending_failed(&pending.id_hash).await?;
+                    tracing::info!(%addr, failures, locked = lock.is_some(), "sign-in failed");
+                    if failures >= self.guards.limits.failures_per_request {
+                        self.store.take_pending(&pending.id_hash).await?;
+                        return Err(AuthorizeError::Page {
+                            status: StatusCode::TOO_MANY_REQUESTS,
+                            title: "Too many failed sign-ins".into(),
+                            message: "This sign-in request was given up after several wrong passwords. Go back to the app and connect again.".into(),
+                        });
+                    }
+                    return Ok(again(
                         StatusCode::UNAUTHORIZED,
+                        "Wrong email or password.",
+                        None,
                     ));
                 }
+                Err(accounts::AccountError::Busy) => return Ok(busy()),
+                Err(accounts::AccountError::Store(e)) => return Err(e.into()),
+                Err(e) => return Err(page("Invalid request", &e.to_string())),
             }
         };
         self.start_browser_session(&user_id, "password", &id).await

@@ -38,6 +38,9 @@ pub enum OAuthError {
     /// RFC 7009: revocation of this token type is not supported.
     #[error("{0}")]
     UnsupportedTokenType(String),
+    /// Over a limit (issue 12): 429 with `Retry-After` (seconds).
+    #[error("too many requests from this address; try again in {0} seconds")]
+    RateLimited(u64),
     /// The store failed: 503, the client may retry.
     #[error("the authorization server is temporarily unavailable")]
     Unavailable(#[from] StoreError),
@@ -59,6 +62,7 @@ impl OAuthError {
             OAuthError::InvalidRedirectUri(_) => "invalid_redirect_uri",
             OAuthError::InvalidClientMetadata(_) => "invalid_client_metadata",
             OAuthError::UnsupportedTokenType(_) => "unsupported_token_type",
+            OAuthError::RateLimited(_) => "temporarily_unavailable",
             OAuthError::Unavailable(_) | OAuthError::TemporarilyUnavailable(_) => {
                 "temporarily_unavailable"
             }
@@ -68,6 +72,7 @@ impl OAuthError {
     pub fn status(&self) -> StatusCode {
         match self {
             OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
+            OAuthError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             OAuthError::Unavailable(_) | OAuthError::TemporarilyUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -100,6 +105,12 @@ pub enum AuthorizeError {
         description: String,
     },
     Unavailable(StoreError),
+    /// Over a limit (issue 12): a 429 page with `Retry-After`.
+    Limited {
+        retry_after: u64,
+        title: String,
+        message: String,
+    },
 }
 
 impl AuthorizeError {

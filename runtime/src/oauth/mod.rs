@@ -11,6 +11,7 @@ pub mod accounts;
 mod authorize;
 mod client_auth;
 pub mod error;
+pub mod guards;
 mod introspect;
 pub mod keys;
 mod metadata;
@@ -49,6 +50,11 @@ pub struct OAuthSettings {
     pub browser_session_lifetime: Duration,
     /// Upstream sign-in: outbound limits, discovery and key caching.
     pub upstream: upstream::UpstreamSettings,
+    /// Limits on what anyone may call (issue 12).
+    pub limits: guards::AbuseLimits,
+    /// A registered client that never obtained a token is deleted after this
+    /// long (used ones follow the spec's `expire_unused_after`).
+    pub never_used_client_expiry: Duration,
 }
 
 impl Default for OAuthSettings {
@@ -59,6 +65,8 @@ impl Default for OAuthSettings {
             refresh_grace: Duration::from_secs(30),
             browser_session_lifetime: Duration::from_secs(30 * 24 * 3600),
             upstream: upstream::UpstreamSettings::default(),
+            limits: guards::AbuseLimits::default(),
+            never_used_client_expiry: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -239,6 +247,8 @@ pub struct OAuth {
     /// Sign-in through other identity providers (shared with the MCP core,
     /// whose tools may ask for a provider's token).
     pub upstream: std::sync::Arc<upstream::Upstream>,
+    /// Limits on the public endpoints (issue 12).
+    pub guards: guards::Guards,
 }
 
 impl OAuth {
@@ -311,6 +321,7 @@ impl OAuth {
             .await?,
         );
         Ok(OAuth {
+            guards: guards::Guards::new(cfg.settings.limits.clone()),
             upstream,
             pages: pages::Pages::new(config.templates_dir.as_deref()),
             store,
@@ -327,10 +338,15 @@ impl OAuth {
             .sweep_oauth(now, self.cfg.access_lifetime.as_millis() as i64 + 60_000)
             .await?;
         let before = now - self.cfg.unused_client_expiry.as_millis() as i64;
-        let deleted = self.store.delete_unused_clients(before).await?;
+        let mut deleted = self.store.delete_unused_clients(before).await?;
+        // Registrations that never led to a token go sooner (anyone may
+        // register; the database must not fill with them).
+        let never = now - self.cfg.settings.never_used_client_expiry.as_millis() as i64;
+        deleted += self.store.delete_never_used_clients(never).await?;
         if deleted > 0 {
             tracing::info!(clients = deleted, "unused client registrations deleted");
         }
+        self.guards.prune();
         self.keys.reload().await
     }
 }

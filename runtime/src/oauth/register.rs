@@ -15,6 +15,13 @@ use gatehouse_specs::UnknownScopes;
 use gatehouse_specs::redirect::{check_redirect_uri, shown};
 
 const AUTH_METHODS: [&str; 3] = ["none", "client_secret_basic", "client_secret_post"];
+/// The most redirect URIs one registration may list (VS Code sends four).
+const MAX_REDIRECT_URIS: usize = 10;
+
+/// Characters that reorder text when displayed (Trojan Source, CVE-2021-42574).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
 const GRANT_TYPES: [&str; 2] = ["authorization_code", "refresh_token"];
 
 fn strings(meta: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>, OAuthError> {
@@ -63,6 +70,12 @@ impl OAuth {
             .ok_or_else(|| {
                 OAuthError::InvalidRedirectUri("`redirect_uris` must list at least one URI".into())
             })?;
+        // Bounded (issue 12): anyone may register, so what is kept is small.
+        if redirect_uris.len() > MAX_REDIRECT_URIS {
+            return Err(OAuthError::InvalidClientMetadata(format!(
+                "`redirect_uris` lists more than {MAX_REDIRECT_URIS} URIs"
+            )));
+        }
         for uri in &redirect_uris {
             let parsed = check_redirect_uri(uri)
                 .map_err(|e| OAuthError::InvalidRedirectUri(format!("redirect URI {e}")))?;
@@ -116,10 +129,22 @@ impl OAuth {
         let name = string(&meta, "client_name")?.unwrap_or_default();
         if name.chars().count() > 200 {
             return Err(OAuthError::InvalidClientMetadata(
-                "client_name is longer than 200 characters".into(),
+                "`client_name` is longer than 200 characters".into(),
+            ));
+        }
+        // Shown on pages and written to logs: no line breaks, no control or
+        // bidirectional-override characters that would disguise it.
+        if name.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+            return Err(OAuthError::InvalidClientMetadata(
+                "`client_name` contains control or bidirectional-override characters".into(),
             ));
         }
         let requested = string(&meta, "scope")?.unwrap_or_default();
+        if requested.chars().count() > 1000 {
+            return Err(OAuthError::InvalidClientMetadata(
+                "`scope` is longer than 1000 characters".into(),
+            ));
+        }
         if self.cfg.unknown_scopes == UnknownScopes::Reject
             && let Some(unknown) = requested
                 .split_whitespace()

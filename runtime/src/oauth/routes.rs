@@ -18,10 +18,14 @@ use super::authorize::{Outcome, query};
 use super::client_auth::form;
 use super::error::OAuthError;
 use super::metadata;
+use crate::http::client_addr::client_addr;
 use crate::http::guard::OriginRules;
+use crate::http::rate_limit::retry_after_secs;
 
 /// Largest body the OAuth endpoints read.
 const MAX_BODY: usize = 64 * 1024;
+/// Largest registration body (real ones are well under 2 KB).
+const MAX_REGISTRATION_BODY: usize = 16 * 1024;
 
 /// Puts the authorization server into the depot for the handlers below.
 struct Inject(Arc<OAuth>);
@@ -165,6 +169,10 @@ fn oauth_error(req: &Request, res: &mut Response, e: &OAuthError) {
         tracing::error!(error = %inner, "store unavailable at the authorization server");
     }
     no_store(res);
+    if let OAuthError::RateLimited(secs) = e {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(*secs));
+    }
     // RFC 6749 5.2: a client that tried Basic authentication is told how to retry.
     if matches!(e, OAuthError::InvalidClient(_))
         && req
@@ -182,10 +190,14 @@ fn oauth_error(req: &Request, res: &mut Response, e: &OAuthError) {
 }
 
 async fn body(req: &mut Request) -> Result<Vec<u8>, OAuthError> {
-    match req.payload_with_max_size(MAX_BODY).await {
+    body_up_to(req, MAX_BODY).await
+}
+
+async fn body_up_to(req: &mut Request, max: usize) -> Result<Vec<u8>, OAuthError> {
+    match req.payload_with_max_size(max).await {
         Ok(b) => Ok(b.to_vec()),
         Err(_) => Err(OAuthError::InvalidRequest(format!(
-            "the body is unreadable or larger than {MAX_BODY} bytes"
+            "the body is unreadable or larger than {max} bytes"
         ))),
     }
 }
@@ -262,8 +274,10 @@ async fn register(req: &mut Request, depot: &mut Depot, res: &mut Response) {
         Err(OAuthError::InvalidRequest(
             "dynamic client registration is disabled on this server".into(),
         ))
+    } else if let Err(wait) = o.guards.registration(client_addr(depot)) {
+        Err(OAuthError::RateLimited(retry_after_secs(wait)))
     } else {
-        match body(req).await {
+        match body_up_to(req, MAX_REGISTRATION_BODY).await {
             Ok(b) => o.register(&b).await.map(Some),
             Err(e) => Err(e),
         }
@@ -349,7 +363,13 @@ fn respond(o: &OAuth, res: &mut Response, outcome: Outcome) {
             status,
             template,
             ctx,
-        } => o.pages.render(res, status, template, ctx),
+        } => {
+            if let Some(secs) = ctx.get("retry_after").and_then(Value::as_u64) {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            o.pages.render(res, status, template, ctx)
+        }
     }
 }
 
@@ -365,8 +385,9 @@ fn redirect(res: &mut Response, to: &str) {
 async fn authorize(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let o = oauth(depot);
     let (session, browser) = (session_cookie(req, &o), browser_cookie(req, &o));
+    let addr = client_addr(depot);
     let outcome = match query(req.uri().query().unwrap_or("")) {
-        Ok(q) => match o.authorize(&q).await {
+        Ok(q) => match o.authorize(&q, addr).await {
             Ok(id) => o
                 .after_authorize(&id, session.as_deref(), browser.as_deref())
                 .await
@@ -437,9 +458,10 @@ async fn page_form(req: &mut Request) -> Option<std::collections::HashMap<String
 #[handler]
 async fn sign_in(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let o = oauth(depot);
+    let addr = client_addr(depot);
     let outcome = match page_form(req).await {
         Some(f) => o
-            .sign_in(&f)
+            .sign_in(&f, addr)
             .await
             .unwrap_or_else(|e| o.authorize_failure(e)),
         None => o.authorize_failure(super::error::AuthorizeError::page(

@@ -55,6 +55,8 @@ pub struct PendingRow {
     pub csrf: String,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The client address that made the request (for the per-address cap).
+    pub client_ip: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -375,6 +377,20 @@ impl Store {
         })
     }
 
+    /// Delete dynamically registered clients that never obtained a token and
+    /// were registered before `before`.
+    pub async fn delete_never_used_clients(&self, before: i64) -> StoreResult<u64> {
+        on_pool!(self, |pool| {
+            let done = sqlx::query(
+                "DELETE FROM oauth_clients WHERE registered = 1 AND last_used_at IS NULL AND created_at < $1",
+            )
+            .bind(before)
+            .execute(pool)
+            .await?;
+            Ok(done.rows_affected())
+        })
+    }
+
     /// Delete dynamically registered clients unused since `before`.
     pub async fn delete_unused_clients(&self, before: i64) -> StoreResult<u64> {
         on_pool!(self, |pool| {
@@ -395,7 +411,8 @@ impl Store {
         on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO oauth_pending (id_hash, client_id, redirect_uri, state, scope, resource, \
-                 code_challenge, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 code_challenge, csrf, created_at, expires_at, client_ip) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(&p.id_hash)
             .bind(&p.client_id)
@@ -407,17 +424,40 @@ impl Store {
             .bind(&p.csrf)
             .bind(p.created_at)
             .bind(p.expires_at)
+            .bind(&p.client_ip)
             .execute(pool)
             .await?;
             Ok(())
         })
     }
 
+    /// How many live pending requests `client_ip` made.
+    pub async fn count_pending_from(&self, client_ip: &str, now: i64) -> StoreResult<i64> {
+        on_pool!(self, |pool| Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM oauth_pending WHERE client_ip = $1 AND expires_at > $2"
+        )
+        .bind(client_ip)
+        .bind(now)
+        .fetch_one(pool)
+        .await?))
+    }
+
+    /// Count a failed sign-in against a pending request: how many it has now.
+    pub async fn pending_failed(&self, id_hash: &str) -> StoreResult<i64> {
+        on_pool!(self, |pool| Ok(sqlx::query_scalar::<_, i64>(
+            "UPDATE oauth_pending SET failures = failures + 1 WHERE id_hash = $1 RETURNING failures"
+        )
+        .bind(id_hash)
+        .fetch_optional(pool)
+        .await?
+        .unwrap_or(i64::MAX)))
+    }
+
     pub async fn pending(&self, id_hash: &str, now: i64) -> StoreResult<Option<PendingRow>> {
         on_pool!(self, |pool| {
             Ok(sqlx::query_as::<_, PendingRow>(
             "SELECT id_hash, client_id, redirect_uri, state, scope, resource, code_challenge, csrf, created_at, \
-             expires_at FROM oauth_pending WHERE id_hash = $1 AND expires_at > $2"
+             expires_at, client_ip FROM oauth_pending WHERE id_hash = $1 AND expires_at > $2"
         )
         .bind(id_hash)
         .bind(now)

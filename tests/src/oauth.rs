@@ -13,7 +13,9 @@ pub const REDIRECT: &str = "http://127.0.0.1:9999/callback";
 pub const CLAUDE_REDIRECT: &str = "https://claude.ai/api/mcp/auth_callback";
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// An HTTP client for the authorization server (and the MCP endpoint).
+/// An HTTP client for the authorization server (and the MCP endpoint), and a
+/// browser for its pages: `get` and `post_form` keep the pre-authentication
+/// cookie the server sets (clones share it: the same browser).
 #[derive(Clone)]
 pub struct Flow {
     pub http: reqwest::Client,
@@ -21,6 +23,7 @@ pub struct Flow {
     pub base: String,
     /// `http://127.0.0.1:port/mcp`
     pub resource: String,
+    browser: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +127,38 @@ impl Flow {
                 .expect("an HTTP client"),
             base: mcp_url.trim_end_matches("/mcp").to_string(),
             resource: mcp_url.to_string(),
+            browser: Default::default(),
+        }
+    }
+
+    /// The same server seen from another browser (no cookies).
+    pub fn other_browser(&self) -> Flow {
+        Flow {
+            browser: Default::default(),
+            ..self.clone()
+        }
+    }
+
+    /// The `Cookie` header this browser sends with `extra` (`name=value`).
+    pub fn cookies(&self, extra: Option<&str>) -> Option<String> {
+        let browser = self.browser.lock().unwrap().clone();
+        match (browser, extra) {
+            (Some(b), Some(e)) => Some(format!("{b}; {e}")),
+            (b, e) => b.or(e.map(str::to_string)),
+        }
+    }
+
+    /// Keep the pre-authentication cookie a response set.
+    pub fn remember(&self, headers: &reqwest::header::HeaderMap) {
+        let set = headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.contains("gatehouse_browser="))
+            .and_then(|c| c.split(';').next())
+            .map(str::to_string);
+        if let Some(c) = set {
+            *self.browser.lock().unwrap() = Some(c);
         }
     }
 
@@ -203,19 +238,23 @@ impl Flow {
             url.to_string()
         };
         let mut req = self.http.get(url);
-        if let Some(c) = cookie {
+        if let Some(c) = self.cookies(cookie) {
             req = req.header("cookie", c);
         }
-        page(req.send().await.expect("GET")).await
+        let r = req.send().await.expect("GET");
+        self.remember(r.headers());
+        page(r).await
     }
 
     /// POST a form of the flow.
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Page {
         let mut req = self.http.post(self.url(path)).form(form);
-        if let Some(c) = cookie {
+        if let Some(c) = self.cookies(cookie) {
             req = req.header("cookie", c);
         }
-        page(req.send().await.expect("POST")).await
+        let r = req.send().await.expect("POST");
+        self.remember(r.headers());
+        page(r).await
     }
 
     /// The browser part: follow the authorization request to the sign-in page,

@@ -247,7 +247,8 @@ backend_tests! {
         let start = browser.get(&url).await;
         assert_eq!(start.status, StatusCode::SEE_OTHER);
         t.record("Claude opens the authorization URL in the browser", "GET /oauth/authorize?resource=…", start.status,
-            json!({ "location": start.location().unwrap().split('?').next() }));
+            json!({ "location": start.location().unwrap().split('?').next(),
+                "binds_the_browser": start.headers.get("set-cookie").and_then(|c| c.to_str().ok()).is_some_and(|c| c.starts_with("gatehouse_browser=")) }));
         let page = browser.get(&flow.url(&start.location().unwrap())).await;
         assert_eq!(page.status, StatusCode::OK);
         let buttons: Vec<&str> = ["Continue with single sign-on", "Continue with Google", "Continue with GitHub"]
@@ -264,7 +265,6 @@ backend_tests! {
         t.record("the person chooses single sign-on", "GET /oauth/upstream/sso?request=…", upstream.status, json!({
             "location": to.split('?').next(), "redirect_uri": q["redirect_uri"], "scope": q["scope"],
             "code_challenge_method": q["code_challenge_method"], "has_state": q.contains_key("state"), "has_nonce": q.contains_key("nonce"),
-            "binds_the_browser": upstream.headers.get("set-cookie").is_some(),
         }));
         let callback = browser.walk(&to, "alice", &flow.url("/oauth/callback/")).await.reached();
         t.record("signed in at the provider, which sends the browser back", "GET [idp]/auth → …", StatusCode::SEE_OTHER,
@@ -275,7 +275,7 @@ backend_tests! {
             json!({ "location": back.location().unwrap().split('?').next(), "signed_in": back.cookie().is_some() }));
         let consent = browser.get(&flow.url(&back.location().unwrap())).await;
         assert_eq!(consent.status, StatusCode::OK);
-        let who = consent.html.find("Signed in as").map(|i| consent.html[i..].split('<').next().unwrap().to_string());
+        let who = consent.html.find("Signed in as").map(|i| consent.html[i..].split('<').next().unwrap().trim().to_string());
         t.record("the consent page names Claude and how the person signed in", "GET /oauth/continue", consent.status, json!({ "who": who }));
         let allowed = browser.post_form(&flow.url("/oauth/consent"), &[
             ("request", &consent.field("request").unwrap()), ("csrf", &consent.field("csrf").unwrap()), ("decision", "allow"),

@@ -165,6 +165,7 @@ async fn sign_in_page(flow: &Flow, forwarded_for: Option<&str>) -> Page {
     }
     let start = req.send().await.unwrap();
     assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    flow.remember(start.headers());
     let to = start.headers()["location"].to_str().unwrap().to_string();
     flow.get(&to, None).await
 }
@@ -185,6 +186,9 @@ async fn attempt(
         ("password", password.into()),
     ];
     let mut req = flow.http.post(flow.url("/oauth/sign-in")).form(&form);
+    if let Some(c) = flow.cookies(None) {
+        req = req.header("cookie", c);
+    }
     if let Some(f) = forwarded_for {
         req = req.header("x-forwarded-for", f);
     }
@@ -383,5 +387,102 @@ gatehouse_tests::backend_tests! {
             async move { flow.get(&url, None).await.status }
         })).await;
         assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 1, "{statuses:?}");
+    }
+}
+
+gatehouse_tests::backend_tests! {
+    // Login CSRF (issue 12): an attacker starts an authorization, signs in as
+    // themselves in the victim's browser by posting the form there. Refused
+    // three ways: the request belongs to the attacker's browser; a post from
+    // another site (Origin, or Sec-Fetch-Site without one) is refused before
+    // the form is read. Nothing is lost: the request still works where it began.
+    async fn login_csrf_is_refused(db) {
+        let server = gated_with(&db, Settings::default()).await;
+        let attacker = server.oauth();
+        let page = sign_in_page(&attacker, None).await;
+        let form = |email: &'static str| vec![
+            ("request", page.field("request").unwrap()), ("csrf", page.field("csrf").unwrap()),
+            ("action", "sign_in".to_string()), ("email", email.to_string()), ("password", PASSWORD.to_string()),
+        ];
+        let victim = attacker.other_browser();
+        let post = |flow: &Flow, headers: &[(&str, &str)], form: Vec<(&str, String)>| {
+            let mut req = flow.http.post(flow.url("/oauth/sign-in")).form(&form);
+            if let Some(c) = flow.cookies(None) { req = req.header("cookie", c); }
+            for (k, v) in headers { req = req.header(*k, *v); }
+            async move { let r = req.send().await.unwrap(); (r.status(), r.headers().get("set-cookie").is_some(), r.text().await.unwrap()) }
+        };
+        // The victim's browser (its own pre-authentication cookie, or none).
+        let (status, cookie, html) = post(&victim, &[], form("bob@example.com")).await;
+        assert_eq!((status, cookie), (StatusCode::FORBIDDEN, false), "{html}");
+        assert!(html.contains("started in another browser"), "{html}");
+        let continued = victim.get(&format!("/oauth/continue?request={}", page.field("request").unwrap()), None).await;
+        assert_eq!(continued.status, StatusCode::FORBIDDEN, "the pages are not shown to another browser either");
+        // A post from another site, even with the right cookie (an unknown
+        // Origin is already refused by the origin rules, T-2).
+        for headers in [&[("origin", "https://evil.example")][..], &[("origin", "null")], &[("sec-fetch-site", "cross-site")]] {
+            let (status, cookie, html) = post(&attacker, headers, form("bob@example.com")).await;
+            assert_eq!((status, cookie), (StatusCode::FORBIDDEN, false), "{headers:?}: {html}");
+        }
+        let (_, _, html) = post(&attacker, &[("sec-fetch-site", "cross-site")], form("bob@example.com")).await;
+        assert!(html.contains("came from another site"), "{html}");
+        // The browser that started it, from the server's own page: signed in.
+        let own = attacker.base.clone();
+        let (status, cookie, _) = post(&attacker, &[("origin", own.as_str()), ("sec-fetch-site", "same-origin")], form("bob@example.com")).await;
+        assert_eq!((status, cookie), (StatusCode::SEE_OTHER, true), "nothing was lost");
+
+        // An origin the spec allows for MCP (a browser-based client such as
+        // vscode.dev, from the memory server's client profiles) may call /mcp,
+        // but may not post the sign-in form.
+        let memory = TestServer::memory(&db).await;
+        let flow = memory.oauth();
+        let page = sign_in_page(&flow, None).await;
+        let form = [("request", page.field("request").unwrap()), ("csrf", page.field("csrf").unwrap()),
+            ("action", "sign_up".to_string()), ("email", "eve@example.com".to_string()), ("password", PASSWORD.to_string())];
+        let r = flow.http.post(flow.url("/oauth/sign-in")).form(&form).header("cookie", flow.cookies(None).unwrap())
+            .header("origin", "https://vscode.dev").send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(r.text().await.unwrap().contains("came from another site"));
+        let preflight = memory.client().http.request(reqwest::Method::OPTIONS, memory.url()).header("origin", "https://vscode.dev")
+            .header("access-control-request-method", "POST").send().await.unwrap();
+        assert!(preflight.status().is_success(), "vscode.dev is still allowed on /mcp");
+    }
+
+    // Sign-out: the consent page's "Not you?" ends the browser session (in the
+    // store, not only the cookie) and goes back to the sign-in page of the same
+    // request; from another site it is refused and the session lives on.
+    async fn sign_out_ends_the_browser_session(db) {
+        let server = gated_with(&db, Settings::default()).await;
+        let flow = server.oauth();
+        let page = sign_in_page(&flow, None).await;
+        let signed = attempt(&flow, &page, "ada@example.com", PASSWORD, None).await;
+        assert_eq!(signed.status, StatusCode::SEE_OTHER);
+        let session = signed.cookie().unwrap();
+        let consent = flow.get(&signed.location().unwrap(), Some(&session)).await;
+        assert_eq!(consent.status, StatusCode::OK);
+        assert!(consent.html.contains("action=\"/oauth/sign-out\"") && consent.html.contains("Not you?"), "{}", consent.html);
+        let request = consent.field("request").unwrap();
+        let form = [("request", request.as_str()), ("csrf", &consent.field("csrf").unwrap())];
+
+        let foreign = flow.http.post(flow.url("/oauth/sign-out")).form(&form)
+            .header("cookie", flow.cookies(Some(&session)).unwrap()).header("origin", "https://evil.example").send().await.unwrap();
+        assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+        assert_eq!(flow.get(&format!("/oauth/continue?request={request}"), Some(&session)).await.status, StatusCode::OK);
+        let wrong_csrf = flow.post_form("/oauth/sign-out", &[("request", &request), ("csrf", "guess")], Some(&session)).await;
+        assert_eq!(wrong_csrf.status, StatusCode::FORBIDDEN);
+
+        let out = flow.post_form("/oauth/sign-out", &form, Some(&session)).await;
+        assert_eq!(out.status, StatusCode::SEE_OTHER, "{}", out.html);
+        assert_eq!(out.location().unwrap(), format!("/oauth/continue?request={request}"));
+        let cleared = out.headers["set-cookie"].to_str().unwrap();
+        assert!(cleared.starts_with("gatehouse_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
+        // The old cookie, replayed, is signed out: the sign-in page again.
+        let again = flow.get(&out.location().unwrap(), Some(&session)).await;
+        assert_eq!(again.status, StatusCode::OK);
+        assert!(again.html.contains("name=\"password\"") && !again.html.contains("Signed in as"), "{}", again.html);
+        // Someone else signs in on the same request: nothing was lost.
+        let bob = attempt(&flow, &again, "bob@example.com", PASSWORD, None).await;
+        assert_eq!(bob.status, StatusCode::SEE_OTHER);
+        let consent = flow.get(&bob.location().unwrap(), Some(&bob.cookie().unwrap())).await;
+        assert!(consent.html.contains("Signed in as bob@example.com"), "{}", consent.html);
     }
 }

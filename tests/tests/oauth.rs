@@ -561,8 +561,21 @@ backend_tests! {
         let csrf = consent.field("csrf").unwrap();
         let allowed = flow.post_form("/oauth/consent", &[("request", &request), ("csrf", &csrf), ("decision", "allow")], Some(&cookie)).await;
         assert!(params(&allowed.location().unwrap()).contains_key("code"));
-        // Remembered: the same client and scope skip the consent page.
+        // A native app (a registered public client answered on loopback) is
+        // asked every time: any local program can register the same metadata
+        // and would otherwise get a code silently (RFC 8252 8.6).
         let again = flow.get(&flow.authorize_url(&client, &Pkce::new(), "s2", Some("notes:read")), None).await;
+        let asked_again = flow.get(&again.location().unwrap(), Some(&cookie)).await;
+        assert_eq!(asked_again.status, StatusCode::OK, "loopback public clients always see consent");
+        assert!(asked_again.html.contains("value=\"allow\""), "{}", asked_again.html);
+        // Other clients' consent is remembered: the same scope skips the page.
+        let readonly = preregistered("readonly-app", "http://localhost:8888/cb");
+        let first = flow.get(&flow.authorize_url(&readonly, &Pkce::new(), "r1", Some("notes:read")), None).await;
+        let first = flow.get(&first.location().unwrap(), Some(&cookie)).await;
+        assert_eq!(first.status, StatusCode::OK, "asked once");
+        let allowed = flow.post_form("/oauth/consent", &[("request", &first.field("request").unwrap()), ("csrf", &first.field("csrf").unwrap()), ("decision", "allow")], Some(&cookie)).await;
+        assert!(params(&allowed.location().unwrap()).contains_key("code"));
+        let again = flow.get(&flow.authorize_url(&readonly, &Pkce::new(), "r2", Some("notes:read")), None).await;
         let skipped = flow.get(&again.location().unwrap(), Some(&cookie)).await;
         assert_eq!(skipped.status, StatusCode::SEE_OTHER);
         assert!(params(&skipped.location().unwrap()).contains_key("code"), "remembered consent");

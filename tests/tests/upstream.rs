@@ -214,17 +214,21 @@ backend_tests! {
         let mut f = fixture(&db).await;
         let browser = Browser::new();
         let a = attempt(&f.flow).await;
+        // The authorization request binds the browser (login CSRF, and U-1
+        // for the login transactions that follow).
+        let authorized = browser.get(&a.authorize).await;
+        assert_eq!(authorized.status, StatusCode::SEE_OTHER, "{}", authorized.html);
+        let cookie = authorized.headers.get("set-cookie").unwrap().to_str().unwrap().to_string();
+        assert!(cookie.starts_with("gatehouse_browser=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "U-1: {cookie}");
         let page = f.sign_in_page(&browser, &a).await;
         for label in ["Continue with SSO", "Continue with plain", "Continue with GitHub"] {
             assert!(page.html.contains(label), "{label}: {}", page.html);
         }
         assert!(page.html.contains("name=\"password\""), "passwords stay on");
 
-        // The button: a transaction, a browser-bound cookie, the provider.
+        // The button: a transaction bound to the same browser, the provider.
         let start = browser.get(&f.button(&page, "sso")).await;
         assert_eq!(start.status, StatusCode::SEE_OTHER, "{}", start.html);
-        let cookie = start.headers.get("set-cookie").unwrap().to_str().unwrap().to_string();
-        assert!(cookie.starts_with("gatehouse_upstream=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "U-1: {cookie}");
         let to = start.location().unwrap();
         assert!(to.starts_with(&format!("{}/auth?", f.idp.url("sso"))), "{to}");
         let q = params(&to);
@@ -593,12 +597,12 @@ backend_tests! {
         let back = f.allow(&browser, &consent).await;
         let user = f.whoami(&f.tokens(&a, &back).await).await;
 
-        // Signed in on this browser: the next authorization needs no provider
-        // (the same client metadata, and so its remembered consent: straight back).
+        // Signed in on this browser: the next authorization needs no provider,
+        // but a native app (public, loopback) is asked again (RFC 8252 8.6).
         let a = attempt(&f.flow).await;
         let next = browser.get(&a.authorize).await;
-        assert_eq!(next.status, StatusCode::SEE_OTHER, "{}", next.html);
-        let back = next.location().unwrap();
+        assert_eq!(next.status, StatusCode::OK, "the consent page at once: {}", next.html);
+        let back = f.allow(&browser, &next).await;
         assert!(back.starts_with(REDIRECT), "{back}");
         assert_eq!(f.whoami(&f.tokens(&a, &back).await).await, user);
         assert_eq!(f.idp.stats("sso").await["authorization"], 1);
@@ -736,11 +740,12 @@ backend_tests! {
         let f = Fixture { flow, server, idp };
         let browser = Browser::new();
         let a = attempt(&f.flow).await;
+        let authorized = browser.get(&a.authorize).await;
+        let cookie = authorized.headers.get("set-cookie").unwrap().to_str().unwrap();
+        assert!(cookie.starts_with("__Host-gatehouse_browser=") && cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"), "{cookie}");
         let page = f.sign_in_page(&browser, &a).await;
         let start = browser.get(&f.button(&page, "sso")).await;
         assert_eq!(start.status, StatusCode::SEE_OTHER, "{}", start.html);
-        let cookie = start.headers.get("set-cookie").unwrap().to_str().unwrap();
-        assert!(cookie.starts_with("__Host-gatehouse_upstream=") && cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"), "{cookie}");
         assert_eq!(params(&start.location().unwrap())["redirect_uri"], "https://mcp.example.com/oauth/callback/sso");
     }
 }

@@ -31,6 +31,9 @@ pub(in crate::oauth) enum Outcome {
     Redirect(String),
     /// Set the browser-session cookie, then 303 to this URL.
     SignedIn { session: String, to: String },
+    /// Clear the browser-session cookie, then 303 to this URL (or a page
+    /// saying so).
+    SignedOut { to: Option<String> },
     /// Set the cookie binding login transactions to this browser (when it has
     /// none yet), then 303 to a sign-in provider.
     Upstream { cookie: Option<String>, to: String },
@@ -142,11 +145,13 @@ impl OAuth {
         }
     }
 
-    /// `GET /oauth/authorize`: validate and store the request; its opaque id.
+    /// `GET /oauth/authorize`: validate and store the request, bound to the
+    /// browser whose pre-authentication cookie is `browser`; its opaque id.
     pub(super) async fn authorize(
         &self,
         q: &HashMap<String, String>,
         addr: IpAddr,
+        browser: &str,
     ) -> Result<String, AuthorizeError> {
         if let Err(wait) = self.guards.authorization(addr) {
             return Err(AuthorizeError::Limited {
@@ -304,6 +309,7 @@ impl OAuth {
                 created_at: now,
                 expires_at: now + self.cfg.settings.pending_lifetime.as_millis() as i64,
                 client_ip: Some(ip),
+                browser_hash: Some(secrets::hash(browser)),
             })
             .await?;
         Ok(id)
@@ -368,6 +374,7 @@ impl OAuth {
         browser: Option<&str>,
     ) -> Result<Outcome, AuthorizeError> {
         let (pending, client) = self.pending_and_client(id).await?;
+        self.check_browser(&pending, browser)?;
         let Some(BrowserSession { user, method }) = self.signed_in(session).await? else {
             if let Some(provider) = self.direct_provider() {
                 let name = provider.name.clone();
@@ -387,8 +394,16 @@ impl OAuth {
             };
             return Ok(self.sign_in_page(id, &pending, &client, mode, "", None, StatusCode::OK));
         };
-        // A remembered consent covering every requested scope skips the page.
-        let remembered = self.store.consent(&user.id, &client.id).await?;
+        // A remembered consent covering every requested scope skips the page,
+        // except for a native app (a public client answered on loopback or an
+        // app's own scheme): any program on the device can register the same
+        // metadata, so its identity is not assured and the person is asked
+        // every time (RFC 8252 8.6, RFC 6749 10.2).
+        let remembered = if self.is_native_public(&client, &pending.redirect_uri) {
+            None
+        } else {
+            self.store.consent(&user.id, &client.id).await?
+        };
         let covered = remembered.as_deref().is_some_and(|granted| {
             pending
                 .scope
@@ -439,6 +454,18 @@ impl OAuth {
             Some(known) => json!({ "name": known.display_name, "kind": "recognised" }),
             None => json!({ "name": client.name, "kind": "self_asserted" }),
         }
+    }
+
+    /// A registered public client whose redirect URI is on this device
+    /// (loopback) or an app's own scheme.
+    fn is_native_public(&self, client: &ClientRow, redirect_uri: &str) -> bool {
+        client.registered == 1
+            && client.token_endpoint_auth_method == "none"
+            && url::Url::parse(redirect_uri).is_ok_and(|u| match u.scheme() {
+                "https" => false,
+                "http" => u.host().is_some_and(|h| is_loopback_host(&h)),
+                _ => true,
+            })
     }
 
     fn auto_approved(&self, client: &ClientRow, redirect_uri: &str) -> bool {
@@ -508,9 +535,11 @@ impl OAuth {
         &self,
         form: &HashMap<String, String>,
         addr: IpAddr,
+        browser: Option<&str>,
     ) -> Result<Outcome, AuthorizeError> {
         let id = form.get("request").cloned().unwrap_or_default();
         let (pending, client) = self.pending_and_client(&id).await?;
+        self.check_browser(&pending, browser)?;
         self.check_csrf(form, &pending)?;
         if !self.cfg.password {
             return Err(AuthorizeError::Page {
@@ -633,14 +662,39 @@ impl OAuth {
         })
     }
 
+    /// `POST /oauth/sign-out`: end this browser's session; with a pending
+    /// request (the consent page's "Not you?"), back to its sign-in page.
+    pub(super) async fn sign_out(
+        &self,
+        form: &HashMap<String, String>,
+        session: Option<&str>,
+        browser: Option<&str>,
+    ) -> Result<Outcome, AuthorizeError> {
+        let id = form.get("request").filter(|r| !r.is_empty());
+        if let Some(id) = id {
+            let (pending, _) = self.pending_and_client(id).await?;
+            self.check_browser(&pending, browser)?;
+            self.check_csrf(form, &pending)?;
+        }
+        if let Some(s) = session {
+            self.store.delete_browser_session(&secrets::hash(s)).await?;
+        }
+        tracing::info!("browser signed out");
+        Ok(Outcome::SignedOut {
+            to: id.map(|id| continue_url(id)),
+        })
+    }
+
     /// `POST /oauth/consent`: allow (remembered per user and client) or deny.
     pub(super) async fn consent(
         &self,
         form: &HashMap<String, String>,
         session: Option<&str>,
+        browser: Option<&str>,
     ) -> Result<Outcome, AuthorizeError> {
         let id = form.get("request").cloned().unwrap_or_default();
         let (pending, client) = self.pending_and_client(&id).await?;
+        self.check_browser(&pending, browser)?;
         self.check_csrf(form, &pending)?;
         let Some(BrowserSession { user, .. }) = self.signed_in(session).await? else {
             return Ok(Outcome::Redirect(continue_url(&id)));

@@ -9,6 +9,7 @@
 
 pub mod accounts;
 mod authorize;
+mod browser;
 mod client_auth;
 pub mod error;
 pub mod guards;

@@ -143,7 +143,8 @@ pub fn router(o: Arc<OAuth>, guard: OriginRules) -> Router {
         .push(Router::with_path("oauth/upstream/{provider}").get(upstream_start))
         .push(Router::with_path("oauth/callback/{provider}").get(upstream_callback))
         .push(Router::with_path("oauth/sign-in").post(sign_in))
-        .push(Router::with_path("oauth/consent").post(consent));
+        .push(Router::with_path("oauth/consent").post(consent))
+        .push(Router::with_path("oauth/sign-out").post(sign_out));
     Router::new().push(api).push(pages)
 }
 
@@ -320,10 +321,41 @@ fn session_cookie(req: &Request, o: &OAuth) -> Option<String> {
         .map(|c| c.value().to_string())
 }
 
-/// The cookie binding login transactions to this browser (U-1).
+/// This browser's pre-authentication cookie (`oauth/browser.rs`), which binds
+/// pending requests and login transactions to it (U-1).
 fn browser_cookie(req: &Request, o: &OAuth) -> Option<String> {
-    req.cookie(o.upstream_cookie())
+    req.cookie(o.browser_cookie())
         .map(|c| c.value().to_string())
+}
+
+/// Set the pre-authentication cookie. SameSite=Lax: the authorization request
+/// and a provider's redirect back are top-level navigations from other sites,
+/// which Lax lets the cookie join; a cross-site form post does not get it.
+fn set_browser_cookie(o: &OAuth, res: &mut Response, value: String) {
+    let cookie = Cookie::build((o.browser_cookie(), value))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(o.cfg.secure_cookies)
+        .path("/")
+        .max_age(salvo::http::cookie::time::Duration::seconds(
+            o.cfg.settings.pending_lifetime.as_secs() as i64,
+        ))
+        .build();
+    res.add_cookie(cookie);
+}
+
+/// A form post from a page of another site (login CSRF): refused before the
+/// form is read.
+fn foreign_post(o: &OAuth, req: &Request) -> Option<Outcome> {
+    if o.posted_by_our_pages(req.headers()) {
+        return None;
+    }
+    tracing::warn!(origin = ?req.headers().get("origin"), "form post from another site refused");
+    Some(o.authorize_failure(super::error::AuthorizeError::Page {
+        status: StatusCode::FORBIDDEN,
+        title: "This form came from another site".into(),
+        message: "Sign-in forms are only accepted from this server's own pages. Go back to the app and connect again.".into(),
+    }))
 }
 
 fn respond(o: &OAuth, res: &mut Response, outcome: Outcome) {
@@ -342,20 +374,32 @@ fn respond(o: &OAuth, res: &mut Response, outcome: Outcome) {
             res.add_cookie(cookie);
             redirect(res, &to);
         }
+        Outcome::SignedOut { to } => {
+            let cookie = Cookie::build((o.cfg.session_cookie(), ""))
+                .http_only(true)
+                .same_site(SameSite::Lax)
+                .secure(o.cfg.secure_cookies)
+                .path("/")
+                .max_age(salvo::http::cookie::time::Duration::ZERO)
+                .build();
+            res.add_cookie(cookie);
+            match to {
+                Some(to) => redirect(res, &to),
+                None => o.pages.render(
+                    res,
+                    StatusCode::OK,
+                    "error.html",
+                    serde_json::json!({
+                        "server_title": o.cfg.server_title,
+                        "title": "You are signed out",
+                        "message": "To connect an app again, start from the app.",
+                    }),
+                ),
+            }
+        }
         Outcome::Upstream { cookie, to } => {
             if let Some(value) = cookie {
-                // SameSite=Lax: the provider's redirect back is a top-level
-                // navigation from another site, which Lax lets the cookie join.
-                let cookie = Cookie::build((o.upstream_cookie(), value))
-                    .http_only(true)
-                    .same_site(SameSite::Lax)
-                    .secure(o.cfg.secure_cookies)
-                    .path("/")
-                    .max_age(salvo::http::cookie::time::Duration::seconds(
-                        o.cfg.settings.pending_lifetime.as_secs() as i64,
-                    ))
-                    .build();
-                res.add_cookie(cookie);
+                set_browser_cookie(o, res, value);
             }
             redirect(res, &to);
         }
@@ -384,14 +428,20 @@ fn redirect(res: &mut Response, to: &str) {
 #[handler]
 async fn authorize(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let o = oauth(depot);
-    let (session, browser) = (session_cookie(req, &o), browser_cookie(req, &o));
+    let session = session_cookie(req, &o);
+    // The browser keeps its pre-authentication cookie (renewed), or gets one.
+    let browser = browser_cookie(req, &o)
+        .filter(|b| super::browser::plausible(b))
+        .unwrap_or_else(super::secrets::random_token);
     let addr = client_addr(depot);
     let outcome = match query(req.uri().query().unwrap_or("")) {
-        Ok(q) => match o.authorize(&q, addr).await {
-            Ok(id) => o
-                .after_authorize(&id, session.as_deref(), browser.as_deref())
-                .await
-                .unwrap_or_else(|e| o.authorize_failure(e)),
+        Ok(q) => match o.authorize(&q, addr, &browser).await {
+            Ok(id) => {
+                set_browser_cookie(&o, res, browser.clone());
+                o.after_authorize(&id, session.as_deref(), Some(&browser))
+                    .await
+                    .unwrap_or_else(|e| o.authorize_failure(e))
+            }
             Err(e) => o.authorize_failure(e),
         },
         Err(e) => o.authorize_failure(e),
@@ -458,10 +508,34 @@ async fn page_form(req: &mut Request) -> Option<std::collections::HashMap<String
 #[handler]
 async fn sign_in(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let o = oauth(depot);
+    if let Some(refused) = foreign_post(&o, req) {
+        return respond(&o, res, refused);
+    }
     let addr = client_addr(depot);
+    let browser = browser_cookie(req, &o);
     let outcome = match page_form(req).await {
         Some(f) => o
-            .sign_in(&f, addr)
+            .sign_in(&f, addr, browser.as_deref())
+            .await
+            .unwrap_or_else(|e| o.authorize_failure(e)),
+        None => o.authorize_failure(super::error::AuthorizeError::page(
+            "Invalid request",
+            "The form could not be read.",
+        )),
+    };
+    respond(&o, res, outcome);
+}
+
+#[handler]
+async fn sign_out(req: &mut Request, depot: &mut Depot, res: &mut Response) {
+    let o = oauth(depot);
+    if let Some(refused) = foreign_post(&o, req) {
+        return respond(&o, res, refused);
+    }
+    let (session, browser) = (session_cookie(req, &o), browser_cookie(req, &o));
+    let outcome = match page_form(req).await {
+        Some(f) => o
+            .sign_out(&f, session.as_deref(), browser.as_deref())
             .await
             .unwrap_or_else(|e| o.authorize_failure(e)),
         None => o.authorize_failure(super::error::AuthorizeError::page(
@@ -475,10 +549,13 @@ async fn sign_in(req: &mut Request, depot: &mut Depot, res: &mut Response) {
 #[handler]
 async fn consent(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let o = oauth(depot);
-    let session = session_cookie(req, &o);
+    if let Some(refused) = foreign_post(&o, req) {
+        return respond(&o, res, refused);
+    }
+    let (session, browser) = (session_cookie(req, &o), browser_cookie(req, &o));
     let outcome = match page_form(req).await {
         Some(f) => o
-            .consent(&f, session.as_deref())
+            .consent(&f, session.as_deref(), browser.as_deref())
             .await
             .unwrap_or_else(|e| o.authorize_failure(e)),
         None => o.authorize_failure(super::error::AuthorizeError::page(

@@ -57,6 +57,8 @@ pub struct PendingRow {
     pub expires_at: i64,
     /// The client address that made the request (for the per-address cap).
     pub client_ip: Option<String>,
+    /// The hash of the pre-authentication cookie of the browser that made it.
+    pub browser_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -411,8 +413,8 @@ impl Store {
         on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO oauth_pending (id_hash, client_id, redirect_uri, state, scope, resource, \
-                 code_challenge, csrf, created_at, expires_at, client_ip) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 code_challenge, csrf, created_at, expires_at, client_ip, browser_hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(&p.id_hash)
             .bind(&p.client_id)
@@ -425,6 +427,7 @@ impl Store {
             .bind(p.created_at)
             .bind(p.expires_at)
             .bind(&p.client_ip)
+            .bind(&p.browser_hash)
             .execute(pool)
             .await?;
             Ok(())
@@ -457,7 +460,7 @@ impl Store {
         on_pool!(self, |pool| {
             Ok(sqlx::query_as::<_, PendingRow>(
             "SELECT id_hash, client_id, redirect_uri, state, scope, resource, code_challenge, csrf, created_at, \
-             expires_at, client_ip FROM oauth_pending WHERE id_hash = $1 AND expires_at > $2"
+             expires_at, client_ip, browser_hash FROM oauth_pending WHERE id_hash = $1 AND expires_at > $2"
         )
         .bind(id_hash)
         .bind(now)
@@ -502,6 +505,17 @@ impl Store {
             .execute(pool)
             .await?;
             Ok(())
+        })
+    }
+
+    /// Sign a browser out: false if it was not signed in.
+    pub async fn delete_browser_session(&self, id_hash: &str) -> StoreResult<bool> {
+        on_pool!(self, |pool| {
+            let done = sqlx::query("DELETE FROM oauth_browser_sessions WHERE id_hash = $1")
+                .bind(id_hash)
+                .execute(pool)
+                .await?;
+            Ok(done.rows_affected() > 0)
         })
     }
 

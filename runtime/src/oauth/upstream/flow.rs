@@ -29,6 +29,7 @@ use super::mapping::{self, Mapped, NoAccount};
 use super::provider::{IssuerRule, Location, ProviderConfig};
 use crate::oauth::OAuth;
 use crate::oauth::authorize::Outcome;
+use crate::oauth::browser::plausible;
 use crate::oauth::error::AuthorizeError;
 use crate::oauth::secrets;
 use crate::store::{PendingRow, now_ms};
@@ -51,13 +52,6 @@ fn expired() -> AuthorizeError {
 
 /// Whether a cookie value can be a browser binding we issued (43 base64url
 /// characters); anything else is replaced.
-fn plausible(cookie: &str) -> bool {
-    cookie.len() == 43
-        && cookie
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 impl IssuerRule {
     /// RFC 9207: whether the `iss` of an authorization response names this
     /// provider (Entra `common`: any allowed directory's issuer).
@@ -84,16 +78,6 @@ fn response_issuer_ok(config: &ProviderConfig, iss: &str) -> bool {
 }
 
 impl OAuth {
-    /// The cookie that binds login transactions to a browser (U-1): `__Host-`
-    /// on https.
-    pub(in crate::oauth) fn upstream_cookie(&self) -> &'static str {
-        if self.cfg.secure_cookies {
-            "__Host-gatehouse_upstream"
-        } else {
-            "gatehouse_upstream"
-        }
-    }
-
     /// The provider `/oauth/authorize` goes to without a page: passwords are off
     /// and exactly one provider is offered.
     pub(in crate::oauth) fn direct_provider(&self) -> Option<&ProviderConfig> {
@@ -115,6 +99,7 @@ impl OAuth {
         browser: Option<&str>,
     ) -> Result<Outcome, AuthorizeError> {
         let (pending, _) = self.pending_and_client(request_id).await?;
+        self.check_browser(&pending, browser)?;
         self.go_upstream(provider, request_id, &pending, browser)
             .await
     }
@@ -364,7 +349,5 @@ mod tests {
         assert!(!rule.accepts_response_iss("https://evil.example.com/v2.0"));
         assert!(IssuerRule::Exact("https://a".into()).accepts_response_iss("https://a"));
         assert!(!IssuerRule::Exact("https://a".into()).accepts_response_iss("https://a/"));
-        assert!(plausible(&secrets::random_token()));
-        assert!(!plausible("short"));
     }
 }

@@ -338,6 +338,10 @@ impl Handler for Health {
             Err(e) => {
                 tracing::error!(error = %e, "health check failed");
                 res.status_code(StatusCode::SERVICE_UNAVAILABLE);
+                res.headers_mut().insert(
+                    salvo::http::header::RETRY_AFTER,
+                    salvo::http::HeaderValue::from(crate::store::OUTAGE_RETRY_AFTER),
+                );
                 res.render(Text::Plain("store unavailable"));
             }
         }
@@ -375,16 +379,17 @@ where
             return ExitCode::from(2);
         }
     };
-    let store = match Store::connect(&config.database_url).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!(
-                "gatehouse: cannot open {}: {e}",
-                redact_url(&config.database_url)
-            );
-            return ExitCode::FAILURE;
-        }
-    };
+    let store =
+        match Store::connect_with_deadline(&config.database_url, config.database_timeout).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!(
+                    "gatehouse: cannot open {}: {e}",
+                    redact_url(&config.database_url)
+                );
+                return ExitCode::FAILURE;
+            }
+        };
     let app = match build(store.clone()).await {
         Ok(a) => a,
         Err(e) => {

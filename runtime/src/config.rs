@@ -20,6 +20,9 @@ pub struct Config {
     pub public_url_given: bool,
     /// `DATABASE_URL`, default `sqlite://gatehouse.db`.
     pub database_url: String,
+    /// `GATEHOUSE_DB_TIMEOUT` (seconds, default 5): the longest one store call
+    /// may take before the request answers 503.
+    pub database_timeout: std::time::Duration,
     /// `GATEHOUSE_TEMPLATES`: a directory whose `sign_in.html`, `consent.html`,
     /// `error.html` or `base.html` replace the built-in pages.
     pub templates_dir: Option<std::path::PathBuf>,
@@ -101,6 +104,7 @@ impl Config {
                 .expect("a socket address makes a URL"),
             public_url_given: false,
             database_url: database_url.into(),
+            database_timeout: crate::store::DEFAULT_DEADLINE,
             templates_dir: None,
             secret_key: None,
             allow_unauthenticated: false,
@@ -138,6 +142,10 @@ impl Config {
         config.templates_dir = get("GATEHOUSE_TEMPLATES")
             .filter(|d| !d.is_empty())
             .map(Into::into);
+        if let Some(s) = get("GATEHOUSE_DB_TIMEOUT") {
+            config.database_timeout =
+                seconds("GATEHOUSE_DB_TIMEOUT", &s)?.max(Duration::from_secs(1));
+        }
         if let Some(s) = get("GATEHOUSE_SESSION_IDLE_TIMEOUT") {
             config.settings.session_idle_timeout = seconds("GATEHOUSE_SESSION_IDLE_TIMEOUT", &s)?;
         }

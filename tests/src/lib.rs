@@ -9,6 +9,7 @@ pub mod federated;
 pub mod gated;
 pub mod idp;
 pub mod oauth;
+pub mod outage;
 pub mod server;
 pub mod sse;
 pub mod testkit;

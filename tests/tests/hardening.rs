@@ -486,3 +486,159 @@ gatehouse_tests::backend_tests! {
         assert!(consent.html.contains("Signed in as bob@example.com"), "{}", consent.html);
     }
 }
+
+/// Where a `postgres://` URL points.
+async fn socket_of(url: &str) -> std::net::SocketAddr {
+    let u = url::Url::parse(url).unwrap();
+    let host = format!("{}:{}", u.host_str().unwrap(), u.port().unwrap_or(5432));
+    tokio::net::lookup_host(host).await.unwrap().next().unwrap()
+}
+
+/// What one request during an outage got, and how long it took.
+struct Answer {
+    status: StatusCode,
+    retry_after: Option<String>,
+    body: String,
+    took: Duration,
+}
+
+async fn timed(req: reqwest::RequestBuilder) -> Answer {
+    let started = std::time::Instant::now();
+    let r = req
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .expect("an answer, not a hang");
+    Answer {
+        status: r.status(),
+        retry_after: r
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string()),
+        took: started.elapsed(),
+        body: r.text().await.unwrap(),
+    }
+}
+
+gatehouse_tests::backend_tests! {
+    // The database goes away under a live session: PostgreSQL stopped (every
+    // connection cut, new ones refused) and stalled (connections open, nothing
+    // answered), through a proxy so that other tests keep their server; SQLite
+    // locked by another writer. Every request answers within seconds (the store
+    // deadline here is 2 s) with 503, Retry-After and a body of its kind (OAuth
+    // JSON, a JSON-RPC error on /mcp, a page); /healthz says so. When the
+    // database is back the server recovers by itself, and nothing was lost:
+    // the session, its data, and the refresh token that was refused meanwhile.
+    async fn store_outages_answer_fast_and_recover(db) {
+        use gatehouse_tests::outage::DbProxy;
+        let proxy = if db.is_postgres() { Some(DbProxy::start(socket_of(db.url()).await).await) } else { None };
+        let url = proxy.as_ref().map(|p| p.url(db.url())).unwrap_or_else(|| db.url().to_string());
+        let store = gatehouse::Store::connect_with_deadline(&url, Duration::from_secs(2)).await.unwrap();
+        let app = memory_server::app(store.clone()).await.unwrap();
+        let server = TestServer::start_on(store, app, Settings::default()).await;
+        let flow = server.oauth();
+        let (client, tokens) = flow.sign_up("ada@example.com", None).await;
+        let access = tokens["access_token"].as_str().unwrap().to_string();
+        let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+        let mcp = server.client().with_bearer(&access);
+        let session = mcp.initialize("2025-11-25").await;
+        let added = session.call_tool("add_memory", json!({ "text": "written before the outage" })).await;
+        assert_ne!(added["isError"], true, "{added}");
+
+        let outages: Vec<&str> = if db.is_postgres() { vec!["stopped", "stalled"] } else { vec!["locked"] };
+        for outage in outages {
+            let mut lock = None;
+            match outage {
+                "stopped" => proxy.as_ref().unwrap().down(),
+                "stalled" => proxy.as_ref().unwrap().hang(),
+                _ => {
+                    use sqlx::Connection;
+                    let mut c = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
+                    sqlx::query("BEGIN IMMEDIATE").execute(&mut c).await.unwrap();
+                    lock = Some(c);
+                }
+            }
+            // Past the verified-token cache's re-read interval (0.5 s).
+            tokio::time::sleep(Duration::from_millis(600)).await;
+
+            let token = timed(flow.http.post(flow.url("/oauth/token")).form(&[
+                ("grant_type", "refresh_token"), ("refresh_token", refresh.as_str()), ("client_id", client.client_id.as_str()),
+            ])).await;
+            let init = timed(mcp.post().json(&json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize",
+                "params": { "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "t", "version": "1" } } }))).await;
+            let authorize = timed(flow.http.get(flow.authorize_url(&client, &Pkce::new(), "s", None))).await;
+            let health = timed(flow.http.get(flow.url("/healthz"))).await;
+            for (what, a) in [("token", &token), ("initialize", &init), ("authorize", &authorize), ("healthz", &health)] {
+                assert!(a.took < Duration::from_secs(10), "{outage}: {what} took {:?}", a.took);
+                if what == "healthz" && outage == "locked" {
+                    // SQLite readers are not blocked by a writer: health is fine.
+                    continue;
+                }
+                assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{outage}: {what}: {}", a.body);
+                assert_eq!(a.retry_after.as_deref(), Some("5"), "{outage}: {what}");
+            }
+            let body: serde_json::Value = serde_json::from_str(&token.body).unwrap();
+            assert_eq!(body["error"], "temporarily_unavailable", "{outage}");
+            let body: serde_json::Value = serde_json::from_str(&init.body).unwrap();
+            assert_eq!((body["jsonrpc"].as_str(), body["error"]["code"].as_i64()), (Some("2.0"), Some(-32603)), "{outage}: {body}");
+            assert!(authorize.body.contains("Temporarily unavailable"), "{outage}: {}", authorize.body);
+
+            // Back: the server recovers without a restart.
+            match outage {
+                "stopped" | "stalled" => proxy.as_ref().unwrap().up(),
+                _ => {
+                    let mut c = lock.take().unwrap();
+                    sqlx::query("ROLLBACK").execute(&mut c).await.unwrap();
+                }
+            }
+            let mut healthy = false;
+            for _ in 0..60 {
+                if timed(flow.http.get(flow.url("/healthz"))).await.status == StatusCode::OK {
+                    healthy = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            assert!(healthy, "{outage}: /healthz back to 200");
+        }
+
+        // Nothing lost: the live session and what it wrote, the refresh token
+        // that was refused during the outage, a new session with the new token.
+        let mut found = json!(null);
+        for _ in 0..20 {
+            found = session.call_tool("search_memories", json!({ "query": "outage" })).await;
+            if found["isError"] != true { break; }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        assert!(found.to_string().contains("written before the outage"), "{found}");
+        let (status, fresh) = flow.refresh(&client, &refresh).await;
+        assert_eq!(status, StatusCode::OK, "the refresh token survived: {fresh}");
+        let again = server.client().with_bearer(fresh["access_token"].as_str().unwrap()).initialize("2025-11-25").await;
+        let added = again.call_tool("add_memory", json!({ "text": "written after" })).await;
+        assert_ne!(added["isError"], true, "{added}");
+    }
+}
+
+gatehouse_tests::backend_tests! {
+    // A statement that runs too long ends at the store's deadline, on the
+    // database's side too (PostgreSQL's statement_timeout, SQLite's busy
+    // timeout behind another writer's lock), as a clear error rather than a
+    // request that never answers.
+    async fn slow_statements_end_at_the_deadline(db) {
+        let store = gatehouse::Store::connect_with_deadline(db.url(), Duration::from_secs(1)).await.unwrap();
+        if let Some(pool) = store.postgres() {
+            let e = sqlx::query("SELECT pg_sleep(10)").execute(pool).await.unwrap_err();
+            assert!(e.to_string().contains("statement timeout"), "{e}");
+        } else {
+            use sqlx::Connection;
+            let mut other = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut other).await.unwrap();
+            let e = gatehouse::oauth::accounts::create_local_user(&store, "ada@example.com", PASSWORD).await.unwrap_err();
+            assert!(e.to_string().contains("locked") || e.to_string().contains("did not answer"), "{e}");
+            sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+        }
+        // Afterwards the same store works.
+        gatehouse::oauth::accounts::create_local_user(&store, "bob@example.com", PASSWORD).await.unwrap();
+        store.close().await;
+    }
+}

@@ -308,7 +308,7 @@ impl Core {
                 done = work => Some(match done {
                     Ok(Ok(result)) => jsonrpc::result_message(&id, &result),
                     Ok(Err(e)) => {
-                        if let McpError::Internal(detail) = &e {
+                        if let McpError::Internal(detail) | McpError::Unavailable(detail) = &e {
                             tracing::error!(error = %detail, "request failed");
                         }
                         jsonrpc::error_response(Some(&id), &e, version).to_string()

@@ -31,6 +31,10 @@ pub enum McpError {
     /// -32603: something failed on our side. The detail is logged, never sent.
     #[error("Internal error")]
     Internal(String),
+    /// -32603: the store failed (down or too slow); the client may retry. Where
+    /// the answer is still a plain HTTP one, 503 with `Retry-After`.
+    #[error("Service Unavailable")]
+    Unavailable(String),
 }
 
 impl McpError {
@@ -41,7 +45,7 @@ impl McpError {
             McpError::MethodNotFound(_) => -32601,
             McpError::InvalidParams(_) | McpError::UnsupportedVersion { .. } => -32602,
             McpError::ResourceNotFound { .. } => -32002,
-            McpError::Internal(_) => -32603,
+            McpError::Internal(_) | McpError::Unavailable(_) => -32603,
         }
     }
 
@@ -68,7 +72,7 @@ impl McpError {
 
 impl From<StoreError> for McpError {
     fn from(e: StoreError) -> Self {
-        McpError::Internal(e.to_string())
+        McpError::Unavailable(e.to_string())
     }
 }
 
@@ -119,9 +123,9 @@ pub enum TransportError {
     BadLastEventId(String),
     #[error("Method Not Allowed")]
     MethodNotAllowed,
-    /// The store failed; the client may retry.
+    /// The store failed (the detail is logged); the client may retry.
     #[error("Service Unavailable")]
-    Unavailable(#[from] StoreError),
+    Unavailable(String),
     /// A-RS-10: the token lacks a scope a tool needs (403 with a challenge).
     #[error("Forbidden: insufficient scope (missing: {})", missing.join(" "))]
     InsufficientScope {

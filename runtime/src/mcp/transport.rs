@@ -100,7 +100,7 @@ impl From<TransportError> for Failure {
 
 impl From<crate::store::StoreError> for Failure {
     fn from(e: crate::store::StoreError) -> Self {
-        Failure::Transport(TransportError::Unavailable(e))
+        Failure::Transport(TransportError::Unavailable(e.to_string()))
     }
 }
 
@@ -138,6 +138,10 @@ impl Handler for McpEndpoint {
             Err(Failure::Transport(e)) => {
                 if let TransportError::Unavailable(inner) = &e {
                     tracing::error!(error = %inner, "store unavailable");
+                    res.headers_mut().insert(
+                        header::RETRY_AFTER,
+                        HeaderValue::from(crate::store::OUTAGE_RETRY_AFTER),
+                    );
                 }
                 if let TransportError::InsufficientScope { challenge, .. } = &e
                     && let Ok(v) = HeaderValue::from_str(challenge)
@@ -198,6 +202,10 @@ impl McpEndpoint {
                     reply: Reply::Json(response),
                     session: Some(session.id.clone()),
                 }),
+                // The store is down: 503 and Retry-After, which clients retry.
+                Err(McpError::Unavailable(detail)) => {
+                    Err(Failure::Transport(TransportError::Unavailable(detail)))
+                }
                 // A bad initialize is a JSON-RPC error, not a 4xx: 400/404/405 would
                 // send 2025-11-25 clients to the legacy transport (section 5, item 14).
                 Err(e) => Ok(Reply::Json(

@@ -139,7 +139,8 @@ impl OAuth {
                     status: StatusCode::SERVICE_UNAVAILABLE,
                     template: "error.html",
                     ctx: json!({ "server_title": self.cfg.server_title, "title": "Temporarily unavailable",
-                        "message": "The server could not complete this step. Try again in a moment." }),
+                        "message": "The server could not complete this step. Try again in a moment.",
+                        "retry_after": crate::store::OUTAGE_RETRY_AFTER }),
                 }
             }
         }

@@ -170,9 +170,18 @@ fn oauth_error(req: &Request, res: &mut Response, e: &OAuthError) {
         tracing::error!(error = %inner, "store unavailable at the authorization server");
     }
     no_store(res);
-    if let OAuthError::RateLimited(secs) = e {
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(*secs));
+    match e {
+        OAuthError::RateLimited(secs) => {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*secs));
+        }
+        OAuthError::Unavailable(_) | OAuthError::TemporarilyUnavailable(_) => {
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::store::OUTAGE_RETRY_AFTER),
+            );
+        }
+        _ => {}
     }
     // RFC 6749 5.2: a client that tried Basic authentication is told how to retry.
     if matches!(e, OAuthError::InvalidClient(_))

@@ -197,7 +197,14 @@ impl Handler for BearerAuth {
             Err((status, reason)) => {
                 res.status_code(status);
                 let body = if status == StatusCode::SERVICE_UNAVAILABLE {
-                    json!({ "error": "temporarily_unavailable", "error_description": "try again shortly" })
+                    // The store is down: a JSON-RPC error (as /mcp answers
+                    // everything) and when to try again.
+                    res.headers_mut().insert(
+                        header::RETRY_AFTER,
+                        HeaderValue::from(crate::store::OUTAGE_RETRY_AFTER),
+                    );
+                    json!({ "jsonrpc": "2.0", "id": null,
+                        "error": { "code": -32603, "message": "Service Unavailable: try again shortly" } })
                 } else {
                     if let Ok(v) =
                         HeaderValue::from_str(&self.challenge.unauthorized(reason.as_deref()))

@@ -7,16 +7,20 @@
 /// the same on both backends: `$n` placeholders, `ON CONFLICT`, `RETURNING`).
 macro_rules! on_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
-        match &$store.inner {
-            Inner::Sqlite(s) => {
-                let $pool = &s.pool;
-                $body
-            }
-            Inner::Postgres(s) => {
-                let $pool = &s.pool;
-                $body
-            }
-        }
+        $crate::store::within($store.deadline, async {
+            let result: $crate::store::StoreResult<_> = match &$store.inner {
+                Inner::Sqlite(s) => {
+                    let $pool = &s.pool;
+                    $body
+                }
+                Inner::Postgres(s) => {
+                    let $pool = &s.pool;
+                    $body
+                }
+            };
+            result
+        })
+        .await
     };
 }
 
@@ -26,7 +30,7 @@ mod sqlite;
 mod subscriptions;
 mod upstream;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::{PgPool, SqlitePool};
 
@@ -47,6 +51,8 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("the database did not answer within {0:?}")]
+    Timeout(Duration),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -65,6 +71,8 @@ pub struct Store {
     /// Counts revocations made through this process (tokens, families, clients,
     /// grants, users), so caches of verified tokens know to re-read at once.
     revocations: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The longest one store call may take.
+    deadline: Duration,
 }
 
 #[derive(Clone)]
@@ -112,27 +120,62 @@ pub fn now_ms() -> i64 {
 
 macro_rules! dispatch {
     ($self:ident . $method:ident ( $($arg:expr),* )) => {
-        match &$self.inner {
-            Inner::Sqlite(s) => s.$method($($arg),*).await,
-            Inner::Postgres(s) => s.$method($($arg),*).await,
-        }
+        within($self.deadline, async {
+            match &$self.inner {
+                Inner::Sqlite(s) => s.$method($($arg),*).await,
+                Inner::Postgres(s) => s.$method($($arg),*).await,
+            }
+        })
+        .await
     };
+}
+
+/// How long one store call may take by default (`GATEHOUSE_DB_TIMEOUT`).
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
+
+/// How long a pool waits for a connection (a stopped database refuses at
+/// once; this bounds the retries).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What clients are told to wait (`Retry-After`, seconds) when the store fails.
+pub const OUTAGE_RETRY_AFTER: u64 = 5;
+
+/// Run one store call under `deadline` (issue 12): a database that is down
+/// fails fast through the pools' acquire timeout, and one that hangs (a
+/// stalled connection, a lock never released) ends here, so every request
+/// answers 503 within seconds instead of waiting for ever.
+pub(crate) async fn within<T>(
+    deadline: Duration,
+    call: impl Future<Output = StoreResult<T>>,
+) -> StoreResult<T> {
+    match tokio::time::timeout(deadline, call).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::Timeout(deadline)),
+    }
 }
 
 impl Store {
     /// Connect and migrate. `sqlite://path` creates the file if needed (WAL mode);
     /// `postgres://…` connects to an existing database.
     pub async fn connect(url: &str) -> StoreResult<Store> {
+        Store::connect_with_deadline(url, DEFAULT_DEADLINE).await
+    }
+
+    /// Connect with a deadline for each store call: SQLite's busy timeout,
+    /// PostgreSQL's `statement_timeout` (so the server gives up too) and the
+    /// client-side limit of [`within`].
+    pub async fn connect_with_deadline(url: &str, deadline: Duration) -> StoreResult<Store> {
         let inner = if url.starts_with("sqlite:") {
-            Inner::Sqlite(sqlite::SqliteStore::connect(url).await?)
+            Inner::Sqlite(sqlite::SqliteStore::connect(url, deadline, ACQUIRE_TIMEOUT).await?)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Inner::Postgres(postgres::PgStore::connect(url).await?)
+            Inner::Postgres(postgres::PgStore::connect(url, deadline, ACQUIRE_TIMEOUT).await?)
         } else {
             return Err(StoreError::UnsupportedUrl(redact_url(url)));
         };
         Ok(Store {
             inner,
             revocations: Default::default(),
+            deadline,
         })
     }
 
@@ -179,11 +222,10 @@ impl Store {
 
     /// Whether the database answers (`SELECT 1`).
     pub async fn ping(&self) -> StoreResult<()> {
-        match &self.inner {
-            Inner::Sqlite(s) => sqlx::query("SELECT 1").execute(&s.pool).await.map(|_| ())?,
-            Inner::Postgres(s) => sqlx::query("SELECT 1").execute(&s.pool).await.map(|_| ())?,
-        }
-        Ok(())
+        on_pool!(self, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+            Ok(())
+        })
     }
 
     /// Close the pool (waits for connections to be returned).
@@ -290,7 +332,7 @@ impl Store {
     pub async fn publish(&self, payload: &str) -> StoreResult<()> {
         match &self.inner {
             Inner::Sqlite(_) => Ok(()),
-            Inner::Postgres(s) => s.publish(payload).await,
+            Inner::Postgres(s) => within(self.deadline, s.publish(payload)).await,
         }
     }
 
@@ -330,6 +372,22 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // A call that never finishes ends at the deadline as `Timeout`.
+    #[tokio::test]
+    async fn calls_end_at_the_deadline() {
+        let hung = std::future::pending::<StoreResult<()>>();
+        let started = std::time::Instant::now();
+        let result = within(Duration::from_millis(50), hung).await;
+        assert!(matches!(result, Err(StoreError::Timeout(d)) if d == Duration::from_millis(50)));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(
+            within(Duration::from_secs(1), async { Ok(7) })
+                .await
+                .unwrap(),
+            7
+        );
+    }
 
     #[test]
     fn redacts_passwords() {

@@ -22,11 +22,18 @@ pub(super) struct PgStore {
 }
 
 impl PgStore {
-    pub(super) async fn connect(url: &str) -> StoreResult<PgStore> {
-        let options = PgConnectOptions::from_str(url)?.application_name("gatehouse");
+    pub(super) async fn connect(
+        url: &str,
+        deadline: Duration,
+        acquire: Duration,
+    ) -> StoreResult<PgStore> {
+        let statement_timeout = deadline.as_millis().to_string();
+        let options = PgConnectOptions::from_str(url)?
+            .application_name("gatehouse")
+            .options([("statement_timeout", statement_timeout.as_str())]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(acquire)
             .connect_with(options)
             .await?;
         let mut migrator =

@@ -17,15 +17,20 @@ pub(super) struct SqliteStore {
 }
 
 impl SqliteStore {
-    pub(super) async fn connect(url: &str) -> StoreResult<SqliteStore> {
+    pub(super) async fn connect(
+        url: &str,
+        deadline: Duration,
+        acquire: Duration,
+    ) -> StoreResult<SqliteStore> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(deadline)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .acquire_timeout(acquire)
             .connect_with(options)
             .await?;
         let mut migrator =

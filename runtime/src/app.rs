@@ -2,6 +2,7 @@
 //! becomes a [`Server`] (catalog, store, background tasks, salvo router), which
 //! binds to become a [`Running`] server.
 
+use crate::http::connections::{Admission, ConnectionLimits, RequestDeadline};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -143,6 +144,7 @@ impl App {
             .hoop(rules.clone());
         let mut router = Router::new()
             .hoop(RequestIds)
+            .hoop(RequestDeadline(config.settings.connections.request_timeout))
             .hoop(ClientAddresses(config.trusted_proxies.clone()));
         match &oauth {
             Some(o) => {
@@ -171,6 +173,7 @@ impl App {
             listen: config.listen,
             name,
             oauth,
+            connections: config.settings.connections.clone(),
         })
     }
 }
@@ -194,6 +197,7 @@ pub struct Server {
     listen: SocketAddr,
     name: String,
     oauth: Option<Arc<OAuth>>,
+    connections: ConnectionLimits,
 }
 
 impl Server {
@@ -237,7 +241,8 @@ impl Server {
         let local_addr = acceptor
             .local_addr()
             .map_err(|error| StartError::Bind { addr, error })?;
-        let server = salvo::Server::new(acceptor);
+        let server =
+            salvo::Server::new(acceptor).fuse_policy(Admission::new(self.connections.clone()));
         let handle = server.handle();
         let service = Service::new(std::mem::take(&mut self.router));
         let join = tokio::spawn(async move { server.serve(service).await });

@@ -183,6 +183,19 @@ impl Config {
         if let Some(n) = number("GATEHOUSE_PENDING_PER_ADDRESS")? {
             limits.pending_per_address = n as i64;
         }
+        if let Some(n) = number("GATEHOUSE_SESSIONS_PER_USER")? {
+            config.settings.sessions_per_user = n.clamp(1, i64::MAX as u64) as i64;
+        }
+        if let Some(n) = number("GATEHOUSE_STREAMS_PER_USER")? {
+            config.settings.streams_per_user = n.max(1) as usize;
+        }
+        if let Some(n) = number("GATEHOUSE_MAX_CONNECTIONS")? {
+            config.settings.connections.max_connections = n as usize;
+        }
+        if let Some(s) = get("GATEHOUSE_REQUEST_TIMEOUT") {
+            config.settings.connections.request_timeout =
+                seconds("GATEHOUSE_REQUEST_TIMEOUT", &s)?.max(Duration::from_secs(1));
+        }
         if let Some(n) = number("GATEHOUSE_HASHING_CONCURRENCY")? {
             limits.hashing_concurrency = n.max(1) as usize;
         }

@@ -642,3 +642,131 @@ gatehouse_tests::backend_tests! {
         store.close().await;
     }
 }
+
+/// A raw connection to `server`.
+async fn raw(server: &TestServer) -> tokio::net::TcpStream {
+    tokio::net::TcpStream::connect(server.running.local_addr())
+        .await
+        .unwrap()
+}
+
+/// Read until the peer closes (or `within` passes): what it sent, and whether it closed.
+async fn read_until_closed(conn: &mut tokio::net::TcpStream, within: Duration) -> (String, bool) {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, conn.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&got).into_owned(), true),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Err(_) => return (String::from_utf8_lossy(&got).into_owned(), false),
+        }
+    }
+}
+
+fn connection_limits(
+    change: impl FnOnce(&mut gatehouse::http::connections::ConnectionLimits),
+) -> Settings {
+    let mut settings = Settings::default();
+    change(&mut settings.connections);
+    settings
+}
+
+gatehouse_tests::backend_tests! {
+    // Open connections are capped: past the cap a new connection is closed at
+    // once, the open ones keep working, and a freed slot is usable again.
+    async fn connections_are_capped(db) {
+        use tokio::io::AsyncWriteExt;
+        let server = TestServer::start_with(&db, gated::app(), connection_limits(|c| c.max_connections = 3)).await;
+        let mut open = Vec::new();
+        for _ in 0..3 {
+            open.push(raw(&server).await);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut refused = raw(&server).await;
+        let _ = refused.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await;
+        let (got, closed) = read_until_closed(&mut refused, Duration::from_secs(5)).await;
+        assert!(closed && got.is_empty(), "the fourth connection is closed unanswered: {got:?}");
+        // An admitted connection still works.
+        open[0].write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").await.unwrap();
+        let (got, _) = read_until_closed(&mut open[0], Duration::from_secs(5)).await;
+        assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+        // That one is closed now: a slot is free again.
+        let mut served = false;
+        for _ in 0..40 {
+            let mut c = raw(&server).await;
+            let _ = c.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").await;
+            let (got, _) = read_until_closed(&mut c, Duration::from_secs(2)).await;
+            if got.starts_with("HTTP/1.1 200") { served = true; break; }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(served, "a freed slot admits a new connection");
+    }
+
+    // A client that sends its head or its body a byte at a time, or keeps a
+    // connection open doing nothing, is cut off; a normal client on another
+    // connection is served meanwhile.
+    async fn slow_clients_are_cut_off(db) {
+        use tokio::io::AsyncWriteExt;
+        let server = TestServer::start_with(&db, gated::app(), connection_limits(|c| {
+            c.header_timeout = Duration::from_secs(1);
+            c.body_timeout = Duration::from_secs(1);
+            c.idle_timeout = Duration::from_secs(2);
+        })).await;
+        // The head, never finished.
+        let mut head = raw(&server).await;
+        head.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n").await.unwrap();
+        let (_, closed) = read_until_closed(&mut head, Duration::from_secs(8)).await;
+        assert!(closed, "an unfinished request head is cut off");
+        // The body, announced and never sent.
+        let mut body = raw(&server).await;
+        body.write_all(b"POST /oauth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ngrant_type=").await.unwrap();
+        let (got, closed) = read_until_closed(&mut body, Duration::from_secs(8)).await;
+        assert!(closed || got.starts_with("HTTP/1.1 4"), "a stalled body is cut off: {got:?}");
+        assert!(!got.starts_with("HTTP/1.1 2"), "{got}");
+        // Nothing at all after a request: the idle connection is closed.
+        let mut idle = raw(&server).await;
+        idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.unwrap();
+        let (got, closed) = read_until_closed(&mut idle, Duration::from_secs(10)).await;
+        assert!(got.starts_with("HTTP/1.1 200") && closed, "answered, then closed when idle: {got:?}");
+        // Meanwhile everyone else is served.
+        assert_eq!(reqwest::get(server.url().replace("/mcp", "/healthz")).await.unwrap().status(), StatusCode::OK);
+    }
+
+    // Every request has a deadline: with a statement waiting on another
+    // writer's lock for longer than a request may take (the store's own
+    // deadline is 20 s here), the answer is 503 at the request's deadline,
+    // and once the lock is gone the same request succeeds.
+    async fn requests_have_a_deadline(db) {
+        let store = gatehouse::Store::connect_with_deadline(db.url(), Duration::from_secs(20)).await.unwrap();
+        let server = TestServer::start_on(store, gated::app(), connection_limits(|c| c.request_timeout = Duration::from_secs(1))).await;
+        let flow = server.oauth();
+        let lock: Box<dyn std::any::Any> = if db.is_postgres() {
+            use sqlx::{Connection, Executor};
+            let mut c = sqlx::PgConnection::connect(db.url()).await.unwrap();
+            c.execute("BEGIN").await.unwrap();
+            c.execute("LOCK TABLE oauth_clients IN ACCESS EXCLUSIVE MODE").await.unwrap();
+            Box::new(c)
+        } else {
+            use sqlx::{Connection, Executor};
+            let mut c = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
+            c.execute("BEGIN IMMEDIATE").await.unwrap();
+            Box::new(c)
+        };
+        let body = json!({ "client_name": "x", "redirect_uris": ["http://127.0.0.1:4000/cb"], "token_endpoint_auth_method": "none" });
+        let r = timed(flow.http.post(flow.url("/oauth/register")).json(&body)).await;
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+        assert_eq!(r.retry_after.as_deref(), Some("5"));
+        assert!(r.took < Duration::from_secs(10), "answered at the request's deadline, not the store's: {:?}", r.took);
+        assert!(r.body.contains("temporarily_unavailable") && r.body.contains("took too long"), "{}", r.body);
+        drop(lock);
+        let mut registered = StatusCode::SERVICE_UNAVAILABLE;
+        for _ in 0..40 {
+            registered = flow.register(body.clone()).await.0;
+            if registered == StatusCode::CREATED { break; }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        assert_eq!(registered, StatusCode::CREATED, "fine once the lock is gone");
+    }
+}

@@ -87,14 +87,23 @@ backend_tests! {
         assert!(store.stream_state("s", "g").await.unwrap().is_none());
     }
 
+    // A client's answer is kept only for a request some replica waits for
+    // (issue 12), once, and taken once; an unsolicited one is not stored.
     async fn client_responses_are_taken_once(db) {
         let store = Store::connect(db.url()).await.unwrap();
         let now = now_ms();
         store.create_session(&session("s", now, 60_000)).await.unwrap();
-        store.put_client_response("s", "\"gh-1\"", "{\"result\":1}", now).await.unwrap();
-        store.put_client_response("s", "\"gh-1\"", "{\"result\":2}", now).await.unwrap();
+        assert!(!store.put_client_response("s", "\"gh-0\"", "{\"result\":0}").await.unwrap(), "nobody waits for gh-0");
+        assert_eq!(store.take_client_response("s", "\"gh-0\"").await.unwrap(), None);
+        store.await_client_response("s", "\"gh-1\"", now).await.unwrap();
+        assert_eq!(store.take_client_response("s", "\"gh-1\"").await.unwrap(), None, "not answered yet");
+        assert!(store.put_client_response("s", "\"gh-1\"", "{\"result\":1}").await.unwrap());
+        assert!(!store.put_client_response("s", "\"gh-1\"", "{\"result\":2}").await.unwrap(), "the first answer counts");
         assert_eq!(store.take_client_response("s", "\"gh-1\"").await.unwrap().as_deref(), Some("{\"result\":1}"));
         assert_eq!(store.take_client_response("s", "\"gh-1\"").await.unwrap(), None);
+        store.await_client_response("s", "\"gh-2\"", now).await.unwrap();
+        store.forget_client_response("s", "\"gh-2\"").await.unwrap();
+        assert!(!store.put_client_response("s", "\"gh-2\"", "{\"result\":2}").await.unwrap(), "no longer awaited");
     }
 
     // OAuth state: one SQL text on both backends. Unused dynamic registrations

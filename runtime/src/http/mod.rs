@@ -2,6 +2,7 @@
 //! endpoint, and the one client for outbound calls (`egress`).
 
 pub mod client_addr;
+pub mod connections;
 pub mod cors;
 pub mod egress;
 pub mod guard;

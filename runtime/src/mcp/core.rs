@@ -29,6 +29,10 @@ use super::wire::{self, Content, ResourceContents, ToolResult};
 use crate::principal::Principal;
 use crate::store::{Store, StoreError, now_ms};
 
+/// The largest `clientInfo` and client `capabilities` kept with a session.
+const MAX_CLIENT_INFO: usize = 4096;
+const MAX_CAPABILITIES: usize = 16 * 1024;
+
 /// Tunables of the MCP server.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -52,8 +56,18 @@ pub struct Settings {
     pub poll_interval: Duration,
     /// Largest accepted request body, in bytes (413 beyond).
     pub max_body: usize,
+    /// Messages in one batch (2025-03-26), at most.
+    pub max_batch: usize,
+    /// `GATEHOUSE_SESSIONS_PER_USER`: live sessions one user may have; a new
+    /// one beyond this ends the least recently used.
+    pub sessions_per_user: i64,
+    /// `GATEHOUSE_STREAMS_PER_USER`: GET streams one user may hold open on
+    /// one process at once (429 beyond).
+    pub streams_per_user: usize,
     /// The authorization server's tunables.
     pub oauth: crate::oauth::OAuthSettings,
+    /// Connections: how many, and how long each may stall (issue 12).
+    pub connections: crate::http::connections::ConnectionLimits,
 }
 
 impl Default for Settings {
@@ -68,7 +82,11 @@ impl Default for Settings {
             client_request_timeout: Duration::from_secs(300),
             poll_interval: Duration::from_secs(30),
             max_body: 4 * 1024 * 1024,
+            max_batch: 100,
+            sessions_per_user: 100,
+            streams_per_user: 50,
             oauth: crate::oauth::OAuthSettings::default(),
+            connections: Default::default(),
         }
     }
 }
@@ -92,6 +110,8 @@ pub(crate) struct Core {
     pub sessions: Sessions,
     pub broker: Broker,
     pub inflight: Arc<InFlight>,
+    /// Open GET streams per user (issue 12).
+    pub streams: super::stream_counts::StreamCounts,
     pub settings: Settings,
     /// Sign-in providers whose tokens tools may ask for (with OAuth).
     pub upstream: Option<Arc<crate::oauth::upstream::Upstream>>,
@@ -132,6 +152,7 @@ impl Core {
             sessions: Sessions::new(store.clone(), settings.session_idle_timeout),
             broker: Broker::new(store.clone()),
             inflight: Arc::new(InFlight::default()),
+            streams: super::stream_counts::StreamCounts::new(settings.streams_per_user),
             catalog,
             handlers,
             store,
@@ -161,6 +182,17 @@ impl Core {
                 "`clientInfo` must be an object with a string `name`".into(),
             ));
         }
+        // Stored with the session: bounded (issue 12).
+        for (key, max) in [
+            ("clientInfo", MAX_CLIENT_INFO),
+            ("capabilities", MAX_CAPABILITIES),
+        ] {
+            if params.get(key).is_some_and(|v| v.to_string().len() > max) {
+                return Err(McpError::InvalidParams(format!(
+                    "`{key}` is larger than {max} bytes"
+                )));
+            }
+        }
         let capabilities = match params.get("capabilities") {
             None | Some(Value::Null) => json!({}),
             Some(c @ Value::Object(_)) => c.clone(),
@@ -175,6 +207,23 @@ impl Core {
             .sessions
             .create(owner, version, &client_info, &capabilities)
             .await?;
+        // One user's live sessions are capped: beyond the cap the least
+        // recently used end (a client that never deletes its sessions
+        // cannot fill the store).
+        for old in self
+            .store
+            .evict_sessions(owner, self.settings.sessions_per_user)
+            .await?
+        {
+            self.sessions.forget(&old);
+            self.inflight.cancel_session(&old);
+            self.broker
+                .publish(Signal::Deleted {
+                    session: old.clone(),
+                })
+                .await;
+            tracing::info!(session = %old, "session ended: the user's oldest beyond the cap");
+        }
         let mut result = json!({
             "protocolVersion": version.as_str(),
             "capabilities": self.catalog.capabilities(),
@@ -262,9 +311,16 @@ impl Core {
         if self.inflight.deliver(&session.id, &key, r.message.clone()) {
             return Ok(());
         }
-        self.store
-            .put_client_response(&session.id, &key, &r.message.to_string(), now_ms())
-            .await?;
+        // Kept only when a replica waits for it (issue 12): answers to
+        // requests nobody sent are dropped, not stored.
+        if !self
+            .store
+            .put_client_response(&session.id, &key, &r.message.to_string())
+            .await?
+        {
+            tracing::debug!(session = %session.id, "a client response to no waiting request dropped");
+            return Ok(());
+        }
         self.broker
             .publish(Signal::Response {
                 session: session.id.clone(),
@@ -800,6 +856,12 @@ impl Core {
         Ok(())
     }
 
+    async fn forget_client_response(&self, session: &str, key: &str) {
+        if let Err(e) = self.store.forget_client_response(session, key).await {
+            tracing::warn!(error = %e, "could not forget a request to the client");
+        }
+    }
+
     /// Send a request to the client on a request's stream and wait for the answer.
     pub(crate) async fn client_request(
         &self,
@@ -812,15 +874,27 @@ impl Core {
         let id = RequestId::String(format!("gh-{}", uuid::Uuid::new_v4().simple()));
         let key = id.key();
         let (answer, _guard) = self.inflight.wait_for(session, &key);
+        // Another replica may receive the answer: it keeps it only for a
+        // request someone waits for.
+        if let Err(e) = self
+            .store
+            .await_client_response(session, &key, now_ms())
+            .await
+        {
+            tracing::warn!(error = %e, "could not record a request to the client");
+        }
         if !out.send(jsonrpc::request(&id, method, params)) {
+            self.forget_client_response(session, &key).await;
             return Err(ClientRequestError::Closed);
         }
         let timeout = self.settings.client_request_timeout;
         let message = tokio::select! {
-            a = answer => a.map_err(|_| ClientRequestError::Closed)?,
-            _ = cancel.cancelled() => return Err(ClientRequestError::Cancelled),
-            _ = tokio::time::sleep(timeout) => return Err(ClientRequestError::TimedOut(timeout)),
+            a = answer => a.map_err(|_| ClientRequestError::Closed),
+            _ = cancel.cancelled() => Err(ClientRequestError::Cancelled),
+            _ = tokio::time::sleep(timeout) => Err(ClientRequestError::TimedOut(timeout)),
         };
+        self.forget_client_response(session, &key).await;
+        let message = message?;
         if let Some(result) = message.get("result") {
             return Ok(result.clone());
         }

@@ -119,6 +119,12 @@ pub enum TransportError {
     InvalidMessage(String),
     #[error("Bad Request: `initialize` must be sent alone, not in a batch")]
     InitializeInBatch,
+    /// A batch of more messages than the server takes at once (issue 12).
+    #[error("Bad Request: a batch may hold at most {0} messages")]
+    BatchTooLarge(usize),
+    /// This user already holds as many open streams as allowed (issue 12).
+    #[error("Too Many Requests: at most {0} open streams per user; close one first")]
+    TooManyStreams(usize),
     #[error("Bad Request: Last-Event-ID `{0}` does not name an event of this session")]
     BadLastEventId(String),
     #[error("Method Not Allowed")]
@@ -151,7 +157,9 @@ impl TransportError {
             | Parse(_)
             | InvalidMessage(_)
             | InitializeInBatch
+            | BatchTooLarge(_)
             | BadLastEventId(_) => StatusCode::BAD_REQUEST,
+            TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
             SessionNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -163,7 +171,8 @@ impl TransportError {
         use TransportError::*;
         match self {
             Parse(_) => -32700,
-            BatchNotSupported(_) | EmptyBatch | InvalidMessage(_) | InitializeInBatch => -32600,
+            BatchNotSupported(_) | EmptyBatch | InvalidMessage(_) | InitializeInBatch
+            | BatchTooLarge(_) => -32600,
             SessionNotFound => -32001,
             Unavailable(_) => -32603,
             _ => -32000,

@@ -12,6 +12,7 @@ pub mod jsonrpc;
 mod outbound;
 mod pagination;
 mod session;
+mod stream_counts;
 mod streams;
 mod transport;
 mod version;

@@ -347,6 +347,7 @@ pub(crate) fn serve(
     stream: String,
     after: i64,
     prime: Option<Bytes>,
+    held: super::stream_counts::Held,
 ) -> mpsc::Receiver<Bytes> {
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     // Subscribe before reading the log, so no signal falls between the two.
@@ -356,6 +357,8 @@ pub(crate) fn serve(
     let span = tracing::Span::current();
     tokio::spawn(tracing::Instrument::instrument(
         async move {
+            // Counted against the user's streams until this task ends.
+            let _held = held;
             core.broker
                 .publish(Signal::Takeover {
                     session: session.id.clone(),

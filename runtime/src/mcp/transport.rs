@@ -244,6 +244,10 @@ impl McpEndpoint {
         if items.is_empty() {
             return Err(TransportError::EmptyBatch.into());
         }
+        // Each request of a batch runs in a task of its own: bounded.
+        if items.len() > self.core.settings.max_batch {
+            return Err(TransportError::BatchTooLarge(self.core.settings.max_batch).into());
+        }
         if items
             .iter()
             .any(|m| m.get("method").and_then(Value::as_str) == Some("initialize"))
@@ -312,6 +316,12 @@ impl McpEndpoint {
         }
         let session = self.session(req, principal).await?;
         let core = &self.core;
+        let held = core
+            .streams
+            .open(&principal.user_id)
+            .ok_or(TransportError::TooManyStreams(
+                core.settings.streams_per_user,
+            ))?;
         let resuming = header_str(req, "last-event-id").is_some();
         let (stream, after) = match header_str(req, "last-event-id") {
             Some(last) => {
@@ -342,7 +352,7 @@ impl McpEndpoint {
         } else {
             streams::get_priming(core, &session, &stream, after)
         };
-        let body = streams::serve(core.clone(), session, stream, after, prime);
+        let body = streams::serve(core.clone(), session, stream, after, prime, held);
         Ok(Reply::Sse(body).into())
     }
 

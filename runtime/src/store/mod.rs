@@ -265,6 +265,22 @@ impl Store {
         dispatch!(self.delete_session(id))
     }
 
+    /// Keep `owner`'s `keep` most recently used sessions and delete the rest;
+    /// the ids deleted.
+    pub async fn evict_sessions(&self, owner: &str, keep: i64) -> StoreResult<Vec<String>> {
+        on_pool!(self, |pool| {
+            Ok(sqlx::query_scalar::<_, String>(
+            "DELETE FROM mcp_sessions WHERE owner = $1 AND id NOT IN \
+             (SELECT id FROM mcp_sessions WHERE owner = $1 ORDER BY last_seen DESC, created_at DESC LIMIT $2) \
+             RETURNING id"
+        )
+        .bind(owner)
+        .bind(keep)
+        .fetch_all(pool)
+        .await?)
+        })
+    }
+
     /// Delete sessions that expired before `now`; returns how many.
     pub async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64> {
         dispatch!(self.delete_expired_sessions(now))
@@ -336,25 +352,79 @@ impl Store {
         }
     }
 
-    /// Keep a client's response to a server-to-client request for the replica that
-    /// is waiting for it.
+    /// Say that a replica waits for the client's answer to `request_id`
+    /// (an empty row): only such answers are kept (issue 12).
+    pub async fn await_client_response(
+        &self,
+        session: &str,
+        request_id: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO mcp_client_responses (session_id, request_id, message, created_at) \
+                 VALUES ($1, $2, '', $3) ON CONFLICT (session_id, request_id) DO NOTHING",
+            )
+            .bind(session)
+            .bind(request_id)
+            .bind(now)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    /// Keep a client's response to a server-to-client request for the replica
+    /// that is waiting for it: false (nothing kept) when no replica waits for
+    /// it, or it was answered already.
     pub async fn put_client_response(
         &self,
         session: &str,
         request_id: &str,
         message: &str,
-        now: i64,
-    ) -> StoreResult<()> {
-        dispatch!(self.put_client_response(session, request_id, message, now))
+    ) -> StoreResult<bool> {
+        on_pool!(self, |pool| {
+            let done = sqlx::query(
+                "UPDATE mcp_client_responses SET message = $3 \
+                 WHERE session_id = $1 AND request_id = $2 AND message = ''",
+            )
+            .bind(session)
+            .bind(request_id)
+            .bind(message)
+            .execute(pool)
+            .await?;
+            Ok(done.rows_affected() > 0)
+        })
     }
 
-    /// Take (read and delete) a stored client response.
+    /// Take (read and delete) a stored client response, once it has arrived.
     pub async fn take_client_response(
         &self,
         session: &str,
         request_id: &str,
     ) -> StoreResult<Option<String>> {
-        dispatch!(self.take_client_response(session, request_id))
+        on_pool!(self, |pool| Ok(sqlx::query_scalar(
+            "DELETE FROM mcp_client_responses WHERE session_id = $1 AND request_id = $2 \
+             AND message <> '' RETURNING message",
+        )
+        .bind(session)
+        .bind(request_id)
+        .fetch_optional(pool)
+        .await?))
+    }
+
+    /// Stop waiting for an answer (answered, timed out or cancelled).
+    pub async fn forget_client_response(&self, session: &str, request_id: &str) -> StoreResult<()> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "DELETE FROM mcp_client_responses WHERE session_id = $1 AND request_id = $2",
+            )
+            .bind(session)
+            .bind(request_id)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
     }
 }
 

@@ -262,38 +262,4 @@ impl PgStore {
             .await?;
         Ok(())
     }
-
-    pub(super) async fn put_client_response(
-        &self,
-        session: &str,
-        request_id: &str,
-        message: &str,
-        now: i64,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO mcp_client_responses (session_id, request_id, message, created_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (session_id, request_id) DO NOTHING",
-        )
-        .bind(session)
-        .bind(request_id)
-        .bind(message)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub(super) async fn take_client_response(
-        &self,
-        session: &str,
-        request_id: &str,
-    ) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar(
-            "DELETE FROM mcp_client_responses WHERE session_id = $1 AND request_id = $2 RETURNING message",
-        )
-        .bind(session)
-        .bind(request_id)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
 }

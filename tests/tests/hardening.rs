@@ -770,3 +770,114 @@ gatehouse_tests::backend_tests! {
         assert_eq!(registered, StatusCode::CREATED, "fine once the lock is gone");
     }
 }
+
+fn mcp_limits(change: impl FnOnce(&mut Settings)) -> Settings {
+    let mut settings = Settings::default();
+    change(&mut settings);
+    settings
+}
+
+/// Rows in a table of the test database.
+async fn rows(store: &gatehouse::Store, table: &'static str) -> i64 {
+    let sql = match table {
+        "mcp_sessions" => "SELECT COUNT(*) FROM mcp_sessions",
+        "mcp_client_responses" => "SELECT COUNT(*) FROM mcp_client_responses",
+        _ => unreachable!("a table of this test"),
+    };
+    match (store.sqlite(), store.postgres()) {
+        (Some(p), _) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        (_, Some(p)) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        _ => unreachable!(),
+    }
+}
+
+gatehouse_tests::backend_tests! {
+    // Authenticated amplification, bounded: a batch of more than 100 messages
+    // is refused whole (400, -32600) and runs nothing; `clientInfo` and the
+    // client's capabilities are size-capped before anything is stored.
+    async fn batches_and_client_text_are_capped(db) {
+        let server = TestServer::testkit(&db).await;
+        let session = server.client().initialize("2025-03-26").await;
+        let batch = |n: usize| json!((0..n).map(|i| json!({ "jsonrpc": "2.0", "id": i, "method": "ping" })).collect::<Vec<_>>());
+        let refused = session.send(batch(101)).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert_eq!(refused.body()["error"]["code"], -32600);
+        assert!(refused.body()["error"]["message"].as_str().unwrap().contains("at most 100"), "{}", refused.text);
+        let accepted = session.send(batch(100)).await;
+        assert_eq!(accepted.status, StatusCode::OK);
+        assert_eq!(accepted.body().as_array().map(Vec::len), Some(100), "{}", accepted.text);
+
+        let sessions_before = rows(&server.store, "mcp_sessions").await;
+        for (key, value) in [("clientInfo", json!({ "name": "x", "version": "1", "padding": "p".repeat(5000) })),
+                             ("capabilities", json!({ "experimental": { "padding": "p".repeat(20_000) } }))] {
+            let mut params = json!({ "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "x", "version": "1" } });
+            params[key] = value;
+            let r = server.client().send(json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params })).await;
+            assert_eq!(r.body()["error"]["code"], -32602, "{key}: {}", r.text);
+            assert!(r.body()["error"]["message"].as_str().unwrap().contains(&format!("`{key}` is larger than")), "{}", r.text);
+            assert!(r.headers.get("mcp-session-id").is_none());
+        }
+        assert_eq!(rows(&server.store, "mcp_sessions").await, sessions_before, "nothing stored for a refusal");
+    }
+
+    // One user's live sessions are capped: a new one beyond the cap ends the
+    // least recently used (404 afterwards, so its client starts again); the
+    // others keep working. Open GET streams per user are capped too (429),
+    // and a closed one frees its place.
+    async fn sessions_and_streams_per_user_are_capped(db) {
+        let server = TestServer::start_with(&db, gatehouse_tests::testkit::app(), mcp_limits(|s| {
+            s.sessions_per_user = 3;
+            s.streams_per_user = 2;
+            // Use is recorded at most every quarter of this (1 s here).
+            s.session_idle_timeout = Duration::from_secs(4);
+        })).await;
+        let mut sessions = Vec::new();
+        for _ in 0..3 {
+            let s = server.client().initialize("2025-11-25").await;
+            assert_eq!(s.request("ping", json!({})).await.status, StatusCode::OK);
+            sessions.push(s);
+        }
+        // Use the first again (after the recording interval) so the second is
+        // the least recently used.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(sessions[0].request("ping", json!({})).await.status, StatusCode::OK);
+        let fourth = server.client().initialize("2025-11-25").await;
+        assert_eq!(rows(&server.store, "mcp_sessions").await, 3);
+        let ended = sessions[1].request("ping", json!({})).await;
+        assert_eq!(ended.status, StatusCode::NOT_FOUND, "the least recently used ended: {}", ended.text);
+        for s in [&sessions[0], &sessions[2], &fourth] {
+            assert_eq!(s.request("ping", json!({})).await.status, StatusCode::OK);
+        }
+
+        let a = sessions[0].get(None).await;
+        let b = sessions[2].get(None).await;
+        assert_eq!((a.status(), b.status()), (StatusCode::OK, StatusCode::OK));
+        let third = fourth.get(None).await;
+        assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+        let body: serde_json::Value = third.json().await.unwrap();
+        assert!(body["error"]["message"].as_str().unwrap().contains("at most 2 open streams"), "{body}");
+        drop(a);
+        let mut opened = StatusCode::TOO_MANY_REQUESTS;
+        for _ in 0..40 {
+            let r = fourth.get(None).await;
+            opened = r.status();
+            if opened == StatusCode::OK { break; }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(opened, StatusCode::OK, "a closed stream frees its place");
+        drop(b);
+    }
+
+    // A client response to a request the server never sent is accepted (202,
+    // as JSON-RPC responses are) but not stored: the table stays empty however
+    // many arrive.
+    async fn unsolicited_client_responses_are_not_stored(db) {
+        let server = TestServer::testkit(&db).await;
+        let session = server.client().initialize("2025-11-25").await;
+        for i in 0..50 {
+            let r = session.send(json!({ "jsonrpc": "2.0", "id": format!("gh-{i:032x}"), "result": { "padding": "p".repeat(10_000) } })).await;
+            assert_eq!(r.status, StatusCode::ACCEPTED);
+        }
+        assert_eq!(rows(&server.store, "mcp_client_responses").await, 0);
+    }
+}

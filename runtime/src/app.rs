@@ -358,11 +358,15 @@ pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     // Logs go to standard error: standard output carries what commands print
-    // (a token from `tokens issue`, the URL served).
-    let _ = tracing_subscriber::fmt()
+    // (a token from `tokens issue`, the URL served). `GATEHOUSE_LOG_FORMAT=json`:
+    // one JSON object per line, with the request's span, for log shippers.
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match std::env::var("GATEHOUSE_LOG_FORMAT").as_deref() {
+        Ok("json") => builder.json().with_current_span(true).try_init(),
+        _ => builder.try_init(),
+    };
 }
 
 /// The whole life of a server binary: the command line (`serve` by default, or an

@@ -42,6 +42,26 @@ pub enum Command {
     /// Sign-in providers (`sign_in.providers` in the spec).
     #[command(subcommand)]
     Providers(Providers),
+    /// The audit log: sign-ins, registrations, consents, tokens, revocations.
+    #[command(subcommand)]
+    Audit(Audit),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Audit {
+    /// Events, oldest first: time, event, outcome, user, client, address,
+    /// user agent, detail.
+    List {
+        /// Only this user's events (by email).
+        #[arg(long)]
+        user: Option<String>,
+        /// Only events this recent (`1h`, `7d`; default: 1 day).
+        #[arg(long, default_value = "1d", value_parser = humantime::parse_duration)]
+        since: std::time::Duration,
+        /// At most this many (the newest).
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -455,6 +475,42 @@ pub async fn run(
                     g.client_name,
                     g.scope,
                     time(g.created_at)
+                );
+            }
+        }
+        Command::Audit(Audit::List { user, since, limit }) => {
+            let user_filter = match &user {
+                Some(email) => Some(user_id(store, email).await?),
+                None => None,
+            };
+            let since = now_ms() - since.as_millis() as i64;
+            let emails: std::collections::HashMap<String, String> = store
+                .users()
+                .await?
+                .into_iter()
+                .map(|u| (u.id, u.email.unwrap_or_default()))
+                .collect();
+            for e in store
+                .audit_events(user_filter.as_deref(), since, limit.max(1))
+                .await?
+            {
+                let who = e
+                    .user_id
+                    .as_ref()
+                    .map(|id| emails.get(id).cloned().unwrap_or_else(|| id.clone()))
+                    .or(e.subject)
+                    .unwrap_or_else(|| "-".into());
+                // Debug formatting escapes what a caller sent (no forged lines).
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{:?}\t{:?}",
+                    time(e.at),
+                    e.event,
+                    e.outcome,
+                    who.escape_debug(),
+                    e.client_id.as_deref().unwrap_or("-").escape_debug(),
+                    e.address.as_deref().unwrap_or("-"),
+                    e.user_agent.unwrap_or_default(),
+                    e.detail.unwrap_or_default(),
                 );
             }
         }

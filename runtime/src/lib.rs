@@ -12,6 +12,7 @@
 //! ```
 
 mod app;
+pub mod audit;
 mod cli;
 mod config;
 pub mod http;

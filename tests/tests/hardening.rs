@@ -881,3 +881,84 @@ gatehouse_tests::backend_tests! {
         assert_eq!(rows(&server.store, "mcp_client_responses").await, 0);
     }
 }
+
+gatehouse_tests::backend_tests! {
+    // The audit log records every security-relevant step with who, which
+    // client, from which address and user agent, and how it ended; never a
+    // secret. `audit list` shows it to the operator, one escaped line each.
+    async fn audit_log_records_who_did_what(db) {
+        let mut settings = Settings::default();
+        settings.oauth.refresh_grace = Duration::ZERO; // a reused refresh token is reuse at once
+        let server = gated_with(&db, settings).await;
+        let mut flow = server.oauth();
+        flow.http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none())
+            .user_agent("audit-test/1.0").build().unwrap();
+        let client = flow.register_public("http://127.0.0.1:4000/cb").await;
+        let pkce = Pkce::new();
+        let start = flow.get(&flow.authorize_url(&client, &pkce, "s", None), None).await;
+        let page = flow.get(&start.location().unwrap(), None).await;
+        assert_eq!(attempt(&flow, &page, "ada@example.com", "wrong password!", None).await.status, StatusCode::UNAUTHORIZED);
+        attempt(&flow, &page, "eve@example.com\nforged\tline", "wrong password!", None).await;
+        let signed = attempt(&flow, &page, "ada@example.com", PASSWORD, None).await;
+        let session = signed.cookie().unwrap();
+        let consent = flow.get(&signed.location().unwrap(), Some(&session)).await;
+        let allowed = flow.post_form("/oauth/consent", &[("request", &consent.field("request").unwrap()),
+            ("csrf", &consent.field("csrf").unwrap()), ("decision", "allow")], Some(&session)).await;
+        let code = gatehouse_tests::oauth::params(&allowed.location().unwrap())["code"].clone();
+        let (status, tokens) = flow.exchange(&client, &code, &pkce).await;
+        assert_eq!(status, StatusCode::OK);
+        let first_refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+        let (status, rotated) = flow.refresh(&client, &first_refresh).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = flow.refresh(&client, &first_refresh).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "reuse");
+        let (status, _, _) = flow.token(&[("grant_type", "refresh_token"), ("refresh_token", "not-a-token"), ("client_id", &client.client_id)]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        // Bob, in another browser: signs in, then his client revokes its token.
+        let bob = flow.other_browser();
+        let bobs = bob.register_public("http://127.0.0.1:4001/cb").await;
+        let bob_pkce = Pkce::new();
+        let (back, _) = bob.browser(&bob.authorize_url(&bobs, &bob_pkce, "b", None), "bob@example.com", false).await;
+        let (_, bob_tokens) = bob.exchange(&bobs, &gatehouse_tests::oauth::params(&back)["code"], &bob_pkce).await;
+        let revoked = bob.http.post(bob.url("/oauth/revoke")).form(&[("token", bob_tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", bobs.client_id.as_str())]).send().await.unwrap();
+        assert_eq!(revoked.status(), StatusCode::OK);
+        let out = flow.post_form("/oauth/sign-out", &[], Some(&session)).await;
+        assert_eq!(out.status, StatusCode::OK, "{}", out.html);
+        gatehouse::oauth::keys::rotate(&server.store, None).await.unwrap();
+
+        let events = server.store.audit_events(None, 0, 1000).await.unwrap();
+        let seen: Vec<(String, String)> = events.iter().map(|e| (e.event.clone(), e.outcome.clone())).collect();
+        for expected in [("registration", "success"), ("sign_in", "failure"), ("sign_in", "success"), ("consent", "allowed"),
+            ("code_exchange", "success"), ("refresh", "success"), ("refresh_reuse", "revoked"), ("refresh", "failure"),
+            ("revocation", "success"), ("sign_out", "success"), ("key_rotation", "success")] {
+            assert!(seen.contains(&(expected.0.into(), expected.1.into())), "{expected:?} in {seen:?}");
+        }
+        let ada = server.store.users().await.unwrap().into_iter().find(|u| u.email.as_deref() == Some("ada@example.com")).unwrap().id;
+        let sign_in = events.iter().find(|e| e.event == "sign_in" && e.outcome == "success").unwrap();
+        assert_eq!(sign_in.user_id.as_deref(), Some(ada.as_str()));
+        assert_eq!(sign_in.client_id.as_deref(), Some(client.client_id.as_str()));
+        assert_eq!(sign_in.address.as_deref(), Some("127.0.0.1"));
+        assert!(sign_in.user_agent.as_deref().is_some_and(|ua| ua.starts_with("audit-test/1.0")), "{sign_in:?}");
+        let failure = events.iter().find(|e| e.event == "sign_in" && e.outcome == "failure").unwrap();
+        assert_eq!((failure.user_id.as_deref(), failure.subject.as_deref()), (None, Some("ada@example.com")));
+        // Never a secret.
+        let all = format!("{events:?}");
+        for secret in [PASSWORD, "wrong password!", &code, &first_refresh, tokens["access_token"].as_str().unwrap(),
+            rotated["refresh_token"].as_str().unwrap(), &session] {
+            assert!(!all.contains(secret), "a secret in the audit log");
+        }
+
+        let (ok, out, err) = gated(&db, &["audit", "list", "--user", "ada@example.com"], &[]);
+        assert!(ok, "{err}");
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines.iter().any(|l| l.contains("\tsign_in\tsuccess\tada@example.com\t")), "{out}");
+        assert!(lines.iter().all(|l| !l.contains("bob@")), "only Ada's events: {out}");
+        let (ok, everything, err) = gated(&db, &["audit", "list"], &[]);
+        assert!(ok, "{err}");
+        assert!(everything.contains("eve@example.com\\nforged\\tline"), "{everything}");
+        assert!(everything.lines().all(|l| !l.starts_with("forged")), "what callers send is escaped: {everything}");
+        let (ok, _, err) = gated(&db, &["audit", "list", "--since", "soon"], &[]);
+        assert!(!ok && err.contains("soon"), "{err}");
+    }
+}

@@ -148,8 +148,18 @@ impl Handler for ClientAddresses {
             .map(|a| IpAddr::V4(*a.ip()))
             .or_else(|| req.remote_addr().as_ipv6().map(|a| IpAddr::V6(*a.ip())))
             .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-        depot.insert_typed(ClientAddr(self.0.client(peer, req.headers())));
-        ctrl.call_next(req, depot, res).await;
+        let address = self.0.client(peer, req.headers());
+        depot.insert_typed(ClientAddr(address));
+        // The audit log records who called, wherever in the request it writes.
+        let caller = crate::audit::Caller {
+            address,
+            user_agent: req
+                .headers()
+                .get(salvo::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+        };
+        caller.scope(ctrl.call_next(req, depot, res)).await;
     }
 }
 

@@ -10,6 +10,7 @@
 //! already has their consent for these scopes; then the code goes back to the
 //! client. Forms carry a per-request CSRF token.
 
+use crate::audit::{self, Entry, Event};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -563,6 +564,19 @@ impl OAuth {
         };
         if let Err(wait) = self.guards.sign_in_attempt(addr) {
             tracing::warn!(%addr, "sign-in attempts from this address limited");
+            let event = if sign_up {
+                Event::SignUp
+            } else {
+                Event::SignIn
+            };
+            audit::record(
+                &self.store,
+                Entry::new(event, "limited")
+                    .subject(email)
+                    .client(&pending.client_id)
+                    .detail("too many attempts from this address"),
+            )
+            .await;
             return Ok(again(
                 StatusCode::TOO_MANY_REQUESTS,
                 &format!(
@@ -587,10 +601,28 @@ impl OAuth {
                 ));
             }
             match accounts::sign_up(&self.store, &self.guards, email, password).await {
-                Ok(id) => id,
+                Ok(id) => {
+                    audit::record(
+                        &self.store,
+                        Entry::new(Event::SignUp, "success")
+                            .user(&id)
+                            .subject(email)
+                            .client(&pending.client_id),
+                    )
+                    .await;
+                    id
+                }
                 Err(accounts::AccountError::Store(e)) => return Err(e.into()),
                 Err(accounts::AccountError::Busy) => return Ok(busy()),
                 Err(e) => {
+                    audit::record(
+                        &self.store,
+                        Entry::new(Event::SignUp, "refused")
+                            .subject(email)
+                            .client(&pending.client_id)
+                            .detail(e.to_string()),
+                    )
+                    .await;
                     let status = match e {
                         accounts::AccountError::EmailTaken => StatusCode::CONFLICT,
                         _ => StatusCode::BAD_REQUEST,
@@ -603,6 +635,14 @@ impl OAuth {
             // the answer must not say which).
             let account = accounts::normalize_email(email).unwrap_or_else(|_| email.to_lowercase());
             if let Err(wait) = self.guards.account_locked(&account) {
+                audit::record(
+                    &self.store,
+                    Entry::new(Event::SignIn, "locked")
+                        .subject(&account)
+                        .client(&pending.client_id)
+                        .detail(format!("locked for {} s", retry_after_secs(wait))),
+                )
+                .await;
                 return Ok(again(
                     StatusCode::TOO_MANY_REQUESTS,
                     &format!(
@@ -615,12 +655,32 @@ impl OAuth {
             match accounts::sign_in(&self.store, &self.guards, email, password).await {
                 Ok(Some(user)) => {
                     self.guards.account_succeeded(&account);
+                    audit::record(
+                        &self.store,
+                        Entry::new(Event::SignIn, "success")
+                            .user(&user.id)
+                            .client(&pending.client_id)
+                            .detail("password"),
+                    )
+                    .await;
                     user.id
                 }
                 Ok(None) => {
                     let lock = self.guards.account_failed(&account);
                     let failures = self.store.pending_failed(&pending.id_hash).await?;
                     tracing::info!(%addr, failures, locked = lock.is_some(), "sign-in failed");
+                    let mut entry = Entry::new(Event::SignIn, "failure")
+                        .subject(&account)
+                        .client(&pending.client_id);
+                    if failures >= self.guards.limits.failures_per_request {
+                        entry = entry.detail("wrong password; the request is given up");
+                    } else if let Some(wait) = lock {
+                        entry = entry.detail(format!(
+                            "wrong password; the account waits {} s",
+                            retry_after_secs(wait)
+                        ));
+                    }
+                    audit::record(&self.store, entry).await;
                     if failures >= self.guards.limits.failures_per_request {
                         self.store.take_pending(&pending.id_hash).await?;
                         return Err(AuthorizeError::Page {
@@ -678,7 +738,14 @@ impl OAuth {
             self.check_csrf(form, &pending)?;
         }
         if let Some(s) = session {
-            self.store.delete_browser_session(&secrets::hash(s)).await?;
+            let who = self.signed_in(Some(s)).await?;
+            if self.store.delete_browser_session(&secrets::hash(s)).await? {
+                let mut entry = Entry::new(Event::SignOut, "success");
+                if let Some(BrowserSession { user, .. }) = who {
+                    entry = entry.user(user.id);
+                }
+                audit::record(&self.store, entry).await;
+            }
         }
         tracing::info!("browser signed out");
         Ok(Outcome::SignedOut {
@@ -718,10 +785,26 @@ impl OAuth {
                 self.store
                     .save_consent(&user.id, &client.id, &scopes.join(" "), now_ms())
                     .await?;
+                audit::record(
+                    &self.store,
+                    Entry::new(Event::Consent, "allowed")
+                        .user(&user.id)
+                        .client(&client.id)
+                        .detail(format!("scope: {}", pending.scope)),
+                )
+                .await;
                 self.complete(&pending, &user).await
             }
             Some("deny") => {
                 self.store.take_pending(&pending.id_hash).await?;
+                audit::record(
+                    &self.store,
+                    Entry::new(Event::Consent, "denied")
+                        .user(&user.id)
+                        .client(&client.id)
+                        .detail(format!("scope: {}", pending.scope)),
+                )
+                .await;
                 Ok(Outcome::Redirect(self.client_redirect(
                     &pending.redirect_uri,
                     &[

@@ -322,6 +322,12 @@ pub async fn rotate(store: &Store, sealer: Option<&Sealer>) -> StoreResult<Strin
     store.retire_signing_keys(now).await?;
     let key = generate_key(now + 1, sealer);
     store.insert_signing_key(&key).await?;
+    crate::audit::record(
+        store,
+        crate::audit::Entry::new(crate::audit::Event::KeyRotation, "success")
+            .detail(format!("new key {}", key.kid)),
+    )
+    .await;
     Ok(key.kid)
 }
 

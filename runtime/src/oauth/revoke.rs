@@ -3,6 +3,7 @@
 //! revoking an access token revokes that token. Unknown tokens, and tokens of
 //! other clients, get the same 200 (section 2.2: no information leaks).
 
+use crate::audit::{self, Entry, Event};
 use std::collections::HashMap;
 
 use salvo::http::HeaderMap;
@@ -40,6 +41,14 @@ impl OAuth {
         {
             self.store.revoke_family(&family.id, now).await?;
             tracing::info!(client = %client.id, "refresh token revoked with its family");
+            audit::record(
+                &self.store,
+                Entry::new(Event::Revocation, "success")
+                    .user(&family.user_id)
+                    .client(&client.id)
+                    .detail("refresh token and its grant"),
+            )
+            .await;
             return Ok(());
         }
         // An access token: only its signature and jti matter here (an expired one
@@ -52,6 +61,14 @@ impl OAuth {
         {
             self.store.revoke_access_token(&claims.jti, now).await?;
             tracing::info!(client = %client.id, "access token revoked");
+            audit::record(
+                &self.store,
+                Entry::new(Event::Revocation, "success")
+                    .user(&claims.sub)
+                    .client(&client.id)
+                    .detail("access token"),
+            )
+            .await;
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! sign-in, consent, and the round trip to sign-in providers), which get no
 //! CORS at all.
 
+use crate::audit::{self, Entry, Event};
 use std::sync::Arc;
 
 use salvo::cors::{AllowHeaders, AllowOrigin, Cors};
@@ -292,6 +293,17 @@ async fn register(req: &mut Request, depot: &mut Depot, res: &mut Response) {
             Err(e) => Err(e),
         }
     };
+    let entry = match &result {
+        Ok(Some(body)) => Entry::new(Event::Registration, "success")
+            .client(body["client_id"].as_str().unwrap_or_default())
+            .detail(format!(
+                "{:?}",
+                body["client_name"].as_str().unwrap_or_default()
+            )),
+        Ok(None) => Entry::new(Event::Registration, "success"),
+        Err(e) => Entry::new(Event::Registration, "refused").detail(format!("{}: {e}", e.code())),
+    };
+    audit::record(&o.store, entry).await;
     answer(req, res, StatusCode::CREATED, result);
 }
 

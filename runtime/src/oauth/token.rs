@@ -5,6 +5,7 @@
 //! same new pair on any replica because the store decides who rotated first and
 //! the pair can be re-derived).
 
+use crate::audit::{self, Entry, Event};
 use std::collections::HashMap;
 
 use salvo::http::HeaderMap;
@@ -54,10 +55,20 @@ impl OAuth {
                 "`{resource}` is not a resource of this server"
             )));
         }
-        match grant_type {
-            "authorization_code" => self.exchange_code(&client, form).await,
-            _ => self.refresh(&client, form).await,
+        let (event, result) = match grant_type {
+            "authorization_code" => (Event::CodeExchange, self.exchange_code(&client, form).await),
+            _ => (Event::Refresh, self.refresh(&client, form).await),
+        };
+        if let Err(e) = &result {
+            audit::record(
+                &self.store,
+                Entry::new(event, "failure")
+                    .client(&client.id)
+                    .detail(e.code()),
+            )
+            .await;
         }
+        result
     }
 
     async fn exchange_code(
@@ -122,7 +133,16 @@ impl OAuth {
             revoked_at: None,
         };
         self.store.insert_family(&family).await?;
-        self.issue(client, &family, &family.scope, None).await
+        let issued = self.issue(client, &family, &family.scope, None).await?;
+        audit::record(
+            &self.store,
+            Entry::new(Event::CodeExchange, "success")
+                .user(&family.user_id)
+                .client(&client.id)
+                .detail(format!("scope: {}", family.scope)),
+        )
+        .await;
+        Ok(issued)
     }
 
     async fn refresh(
@@ -182,9 +202,17 @@ impl OAuth {
                 kid: self.keys.active_kid().unwrap_or_default(),
             };
             if self.store.rotate_refresh_token(&hash, now, &next).await? {
-                return self
+                let issued = self
                     .issue(client, &family, &scope, Some((token, &next)))
-                    .await;
+                    .await?;
+                audit::record(
+                    &self.store,
+                    Entry::new(Event::Refresh, "success")
+                        .user(&family.user_id)
+                        .client(&client.id),
+                )
+                .await;
+                return Ok(issued);
             }
         }
         // Rotated already (by us a moment ago, or by another replica).
@@ -211,6 +239,14 @@ impl OAuth {
             _ => {
                 self.store.revoke_family(&row.family_id, now).await?;
                 tracing::warn!(client = %client.id, "refresh token reused after rotation; its family is revoked");
+                audit::record(
+                    &self.store,
+                    Entry::new(Event::RefreshReuse, "revoked")
+                        .user(&family.user_id)
+                        .client(&client.id)
+                        .detail("the grant's tokens are revoked"),
+                )
+                .await;
                 Err(OAuthError::InvalidGrant(
                     "the refresh token was already used; all tokens of this grant are revoked"
                         .into(),

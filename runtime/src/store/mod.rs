@@ -24,6 +24,7 @@ macro_rules! on_pool {
     };
 }
 
+mod audit;
 mod oauth;
 mod postgres;
 mod sqlite;
@@ -34,6 +35,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::{PgPool, SqlitePool};
 
+pub use self::audit::AuditRow;
 pub use self::oauth::{
     AccessStatus, BrowserSession, ClientRow, CodeRow, CodeUse, ConsentRow, FamilyRow, KeyRow,
     PendingRow, RefreshRow, Rotation, UserRow,

@@ -322,6 +322,13 @@ impl OAuth {
             .save_tokens(offered, &done.profile, &user_id, &done.tokens)
             .await?;
         tracing::info!(user = %user_id, provider = %provider, "signed in through provider");
+        crate::audit::record(
+            &self.store,
+            crate::audit::Entry::new(crate::audit::Event::SignIn, "success")
+                .user(&user_id)
+                .detail(format!("through {provider}")),
+        )
+        .await;
         self.start_browser_session(&user_id, provider, &request_id)
             .await
     }

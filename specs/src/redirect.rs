@@ -269,6 +269,11 @@ impl RedirectPattern {
     /// Whether a redirect URI (`raw` as the client wrote it, `uri` as
     /// [`check_redirect_uri`] parsed it) matches this pattern.
     pub fn matches(&self, raw: &str, uri: &Url) -> bool {
+        // Never a fragment (RFC 6749 3.1.2) or credentials, whatever the
+        // pattern (registration refuses them too; this holds on its own).
+        if uri.fragment().is_some() || !uri.username().is_empty() || uri.password().is_some() {
+            return false;
+        }
         match self {
             RedirectPattern::Loopback => is_loopback(uri),
             RedirectPattern::PrivateUse { text } => raw == text,

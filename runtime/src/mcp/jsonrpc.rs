@@ -268,4 +268,63 @@ mod tests {
                 .is_none()
         );
     }
+
+    /// Any JSON value, nested a few levels, with JSON-RPC's keys likely.
+    fn json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+            prop::sample::select(vec!["2.0", "1.0", "ping", "tools/call", "initialize", ""])
+                .prop_map(Value::from),
+            any::<String>().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            let key = prop::sample::select(vec![
+                "jsonrpc", "id", "method", "params", "result", "error", "x",
+            ]);
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((key, inner), 0..6).prop_map(|kv| {
+                    Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+                }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 1024, failure_persistence: None, ..Default::default() })]
+
+        // Issue 12, item 11: any JSON is a message or -32600 with the id when
+        // one could be read; never a panic. A request always has a string
+        // method and an id; a response exactly one of result and error.
+        #[test]
+        fn any_json_is_a_message_or_invalid_request(v in json()) {
+            match parse_message(v.clone()) {
+                Ok(Message::Request(r)) => {
+                    proptest::prop_assert_eq!(v["method"].as_str(), Some(r.method.as_str()));
+                    proptest::prop_assert_eq!(v["jsonrpc"].as_str(), Some("2.0"));
+                }
+                Ok(Message::Notification(n)) => {
+                    proptest::prop_assert_eq!(v["method"].as_str(), Some(n.method.as_str()));
+                    proptest::prop_assert!(v.get("id").is_none_or(Value::is_null));
+                }
+                Ok(Message::Response(_)) => {
+                    proptest::prop_assert!(v.get("result").is_some() != v.get("error").is_some());
+                }
+                Err(m) => proptest::prop_assert_eq!(m.error.code(), -32600),
+            }
+        }
+
+        // Any bytes as a POST body: serde_json refuses or the parser answers.
+        #[test]
+        fn any_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
+                let _ = parse_message(v);
+            }
+        }
+    }
 }

@@ -64,16 +64,12 @@ fn page(title: &str, message: &str) -> AuthorizeError {
 
 /// Read a query string; a parameter given twice is an error.
 pub(super) fn query(raw: &str) -> Result<HashMap<String, String>, AuthorizeError> {
-    let mut map = HashMap::new();
-    for (k, v) in url::form_urlencoded::parse(raw.as_bytes()) {
-        if map.insert(k.to_string(), v.to_string()).is_some() {
-            return Err(page(
-                "Invalid request",
-                &format!("The parameter `{k}` was given more than once."),
-            ));
-        }
-    }
-    Ok(map)
+    super::params::unique(raw.as_bytes()).map_err(|k| {
+        page(
+            "Invalid request",
+            &format!("The parameter `{k}` was given more than once."),
+        )
+    })
 }
 
 pub(in crate::oauth) fn continue_url(id: &str) -> String {

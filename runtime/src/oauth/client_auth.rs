@@ -6,9 +6,10 @@
 
 use std::collections::HashMap;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use salvo::http::HeaderMap;
+use salvo::http::header::AUTHORIZATION;
+use salvo::http::headers::authorization::Basic;
+use salvo::http::headers::{Authorization, HeaderMapExt};
 
 use super::OAuth;
 use super::error::OAuthError;
@@ -18,15 +19,17 @@ use crate::store::ClientRow;
 /// Read a form body (`application/x-www-form-urlencoded`); a parameter given twice
 /// is an error (RFC 6749 section 3.2).
 pub(super) fn form(body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
-    let mut map = HashMap::new();
-    for (k, v) in url::form_urlencoded::parse(body) {
-        if map.insert(k.to_string(), v.to_string()).is_some() {
-            return Err(OAuthError::InvalidRequest(format!(
-                "parameter `{k}` is given more than once"
-            )));
-        }
-    }
-    Ok(map)
+    super::params::unique(body)
+        .map_err(|k| OAuthError::InvalidRequest(format!("parameter `{k}` is given more than once")))
+}
+
+/// One `application/x-www-form-urlencoded` value: `+` is a space, then
+/// percent-decoding; not UTF-8 is malformed.
+fn form_decode(s: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8()
+        .ok()
+        .map(|v| v.into_owned())
 }
 
 /// The credentials a request presents.
@@ -39,30 +42,24 @@ fn credentials(
     headers: &HeaderMap,
     form: &HashMap<String, String>,
 ) -> Result<Option<Credentials>, OAuthError> {
-    let basic = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Basic ")
-                .or_else(|| v.strip_prefix("basic "))
-        });
-    if let Some(b64) = basic {
+    let says_basic = headers.get(AUTHORIZATION).is_some_and(|v| {
+        v.as_bytes()
+            .get(..6)
+            .is_some_and(|s| s.eq_ignore_ascii_case(b"basic "))
+    });
+    if says_basic {
         if form.contains_key("client_secret") {
             return Err(OAuthError::InvalidRequest(
                 "use one client authentication method, not Basic and client_secret".into(),
             ));
         }
         let bad = || OAuthError::InvalidClient("malformed Basic credentials".into());
-        let decoded = STANDARD.decode(b64.trim()).map_err(|_| bad())?;
-        let text = String::from_utf8(decoded).map_err(|_| bad())?;
-        let (id, secret) = text.split_once(':').ok_or_else(bad)?;
+        let basic = headers
+            .typed_get::<Authorization<Basic>>()
+            .ok_or_else(bad)?;
         // RFC 6749 2.3.1: both parts are form-urlencoded.
-        let decode = |s: &str| {
-            url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                .next()
-                .map(|(_, v)| v.to_string())
-        };
-        let id = decode(id).ok_or_else(bad)?;
+        let id = form_decode(basic.0.username()).ok_or_else(bad)?;
+        let secret = form_decode(basic.0.password()).ok_or_else(bad)?;
         if form.get("client_id").is_some_and(|f| f != &id) {
             return Err(OAuthError::InvalidClient(
                 "client_id differs from the Basic credentials".into(),
@@ -70,7 +67,7 @@ fn credentials(
         }
         return Ok(Some(Credentials {
             id,
-            secret: decode(secret),
+            secret: Some(secret),
         }));
     }
     Ok(form.get("client_id").map(|id| Credentials {

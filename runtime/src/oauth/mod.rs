@@ -17,6 +17,7 @@ mod introspect;
 pub mod keys;
 mod metadata;
 mod pages;
+mod params;
 mod register;
 mod revoke;
 mod routes;

@@ -7,6 +7,8 @@
 
 mod verified;
 
+use salvo::http::headers::authorization::Bearer;
+use salvo::http::headers::{Authorization, HeaderMapExt};
 use std::sync::Arc;
 
 use salvo::http::StatusCode;
@@ -89,26 +91,20 @@ impl BearerAuth {
         &self,
         req: &Request,
     ) -> Result<Arc<Principal>, (StatusCode, Option<String>)> {
-        let header = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let Some(header) = header else {
+        if !req.headers().contains_key(header::AUTHORIZATION) {
             return Err((StatusCode::UNAUTHORIZED, None));
+        }
+        let bearer = req
+            .headers()
+            .typed_get::<Authorization<Bearer>>()
+            .filter(|b| !b.token().trim().is_empty());
+        let Some(bearer) = bearer else {
+            return Err((
+                StatusCode::UNAUTHORIZED,
+                Some("the Authorization header must be `Bearer <token>`".into()),
+            ));
         };
-        let token = match header.split_once(' ') {
-            Some((scheme, token))
-                if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-            {
-                token.trim()
-            }
-            _ => {
-                return Err((
-                    StatusCode::UNAUTHORIZED,
-                    Some("the Authorization header must be `Bearer <token>`".into()),
-                ));
-            }
-        };
+        let token = bearer.token().trim();
         // A token verified before: no signature check; its revocation status is
         // read again once it is older than a second (verified.rs).
         let key = VerifiedTokens::key(token);

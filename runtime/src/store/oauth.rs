@@ -257,22 +257,25 @@ impl Store {
     pub async fn disable_user(&self, id: &str, now: i64) -> StoreResult<bool> {
         self.revoking(async {
             on_pool!(self, |pool| {
+                // One transaction: all of it happens, or none.
+                let mut tx = pool.begin().await?;
                 let done = sqlx::query(
                     "UPDATE users SET disabled_at = $2 WHERE id = $1 AND disabled_at IS NULL",
                 )
                 .bind(id)
                 .bind(now)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
                 sqlx::query("DELETE FROM oauth_browser_sessions WHERE user_id = $1")
                     .bind(id)
-                    .execute(pool)
+                    .execute(&mut *tx)
                     .await?;
                 sqlx::query("UPDATE oauth_families SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
                     .bind(id)
                     .bind(now)
-                    .execute(pool)
+                    .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 Ok(done.rows_affected() > 0)
             })
         })
@@ -350,18 +353,21 @@ impl Store {
     pub async fn revoke_client(&self, id: &str, now: i64) -> StoreResult<bool> {
         self.revoking(async {
             on_pool!(self, |pool| {
+                // One transaction: all of it happens, or none.
+                let mut tx = pool.begin().await?;
                 let done = sqlx::query(
                     "UPDATE oauth_clients SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
                 )
                 .bind(id)
                 .bind(now)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
                 sqlx::query("UPDATE oauth_families SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL")
                     .bind(id)
                     .bind(now)
-                    .execute(pool)
+                    .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 Ok(done.rows_affected() > 0)
             })
         })
@@ -605,12 +611,14 @@ impl Store {
     ) -> StoreResult<u64> {
         self.revoking(async {
             on_pool!(self, |pool| {
+                // One transaction: all of it happens, or none.
+                let mut tx = pool.begin().await?;
                 let done = sqlx::query(
                     "DELETE FROM oauth_consents WHERE user_id = $1 AND ($2 IS NULL OR client_id = $2)",
                 )
                 .bind(user_id)
                 .bind(client_id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
                 sqlx::query(
                     "UPDATE oauth_families SET revoked_at = $3 \
@@ -619,8 +627,9 @@ impl Store {
                 .bind(user_id)
                 .bind(client_id)
                 .bind(now)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok(done.rows_affected())
             })
         })

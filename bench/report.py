@@ -100,6 +100,23 @@ for what, name in (("refresh", "refresh-token grant"), ("code", "authorization-c
         out.append(f"| {name} | {s} | {fmt(med(label, 'rps'))} | {fmt(med(label, 'p50_ms'), 2)} | "
                    f"{fmt(med(label, 'p99_ms'), 2)} | {total(label, 'errors')} |")
 
+if "flood/defaults" in runs:
+    out += ["", "### Sign-in flood (SQLite; issue 12)", "",
+            "`tools/call` on 32 connections while 32 more post wrong passwords to the sign-in form, "
+            "against the same server's unloaded `tools/call` measured just before.", "",
+            "| limits | `tools/call` per second | ratio to unloaded | p50 ms | p99 ms | wrong passwords per second | their answers | errors |",
+            "|---|---:|---:|---:|---:|---:|---|---:|"]
+    for limits, name in (("defaults", "default (20 sign-ins a minute per address, …)"), ("unlimited", "lifted: every attempt hashed")):
+        label = f"flood/{limits}"
+        statuses = {}
+        for d in runs.get(label, {}).values():
+            for k, v in (d.get("flood_statuses") or {}).items():
+                statuses[k] = statuses.get(k, 0) + v
+        answers = ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
+        out.append(f"| {name} | {fmt(med(label, 'rps'))} | {fmt(ratio(label, f'flood_base/{limits}'), 2)} | "
+                   f"{fmt(med(label, 'p50_ms'), 2)} | {fmt(med(label, 'p99_ms'), 2)} | {fmt(med(label, 'flood_rps'))} | "
+                   f"{answers} | {total(label, 'errors')} |")
+
 out += ["", "### Memory (server RSS) and cold start", "",
         "| store | idle | with 10,000 live sessions | with 1,000 idle SSE streams (growth) |", "|---|---:|---:|---:|"]
 for s in stores:

@@ -84,6 +84,17 @@ enum Mode {
         #[arg(long, default_value_t = 5.0)]
         hold: f64,
     },
+    /// Authenticated tools/call on `conns` connections while `flood`
+    /// connections post wrong passwords to the sign-in form (issue 12).
+    Flood {
+        url: String,
+        #[arg(long, default_value_t = 32)]
+        conns: usize,
+        #[arg(long, default_value_t = 32)]
+        flood: usize,
+        #[arg(long, default_value_t = 5.0)]
+        secs: f64,
+    },
     Coldstart {
         url: String,
         #[arg(long)]
@@ -298,6 +309,32 @@ impl Step for Fixed {
             return Err(format!("no result in {}", String::from_utf8_lossy(body)));
         }
         Ok(())
+    }
+}
+
+/// A wrong password on the sign-in form of one pending request, again and
+/// again; every answer a correct server gives a flood (401, 429, 503, or 400
+/// once the request was given up) counts, by status.
+struct WrongPassword {
+    req: Req,
+    statuses: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<u16, u64>>>,
+}
+
+impl Step for WrongPassword {
+    fn request(&mut self) -> Req {
+        self.req.clone()
+    }
+    fn answer(&mut self, status: StatusCode, _body: &[u8]) -> Result<(), String> {
+        *self
+            .statuses
+            .lock()
+            .unwrap()
+            .entry(status.as_u16())
+            .or_default() += 1;
+        match status.as_u16() {
+            400 | 401 | 429 | 503 => Ok(()),
+            _ => Err(format!("{status} to a wrong password")),
+        }
     }
 }
 
@@ -519,8 +556,9 @@ async fn run(mode: Mode) -> Result<Value> {
         }
         Mode::Code { url, conns, count } => {
             let u = split(&url)?;
-            // A signed-in browser whose consent is remembered gets a code straight
-            // from /oauth/authorize: mint `count` codes that way, untimed.
+            // A signed-in browser gets a code from /oauth/authorize after the
+            // consent page (shown every time to a native app): mint `count`
+            // codes that way, untimed.
             let flow = Flow::new(&url);
             let client = flow.register_public(gatehouse_tests::oauth::REDIRECT).await;
             let pkce = Pkce::new();
@@ -544,6 +582,19 @@ async fn run(mode: Mode) -> Result<Value> {
                         Some(&cookie),
                     )
                     .await;
+                // A native app (loopback) is asked every time (issue 12).
+                let next = if next.status == StatusCode::OK {
+                    let form = [
+                        ("request", next.field("request").context("a request id")?),
+                        ("csrf", next.field("csrf").context("a CSRF token")?),
+                        ("decision", "allow".to_string()),
+                    ];
+                    let form: Vec<(&str, &str)> =
+                        form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    flow.post_form("/oauth/consent", &form, Some(&cookie)).await
+                } else {
+                    next
+                };
                 let back = next.location().context("a redirect to the client")?;
                 let code = params(&back)
                     .remove("code")
@@ -563,6 +614,73 @@ async fn run(mode: Mode) -> Result<Value> {
             let n = steps.len();
             let (tally, elapsed) = drive(&u.authority, steps, 3600.0, None).await?;
             tally.report("code", n, elapsed)
+        }
+        Mode::Flood {
+            url,
+            conns,
+            flood,
+            secs,
+        } => {
+            let u = split(&url)?;
+            let (_, _, tokens) = sign_up(&url).await?;
+            let auth = bearer(&tokens);
+            let session = new_session(&mut Conn::open(&u.authority).await?, &u.path, &auth).await?;
+            let call = Req::post_json(
+                &u.path,
+                &call_body(),
+                &[
+                    ("authorization", &auth),
+                    ("mcp-session-id", &session),
+                    ("mcp-protocol-version", VERSION),
+                ],
+            );
+            // One pending request per flooding connection, from one browser.
+            let flow = Flow::new(&url);
+            let client = flow.register_public(gatehouse_tests::oauth::REDIRECT).await;
+            let statuses = std::sync::Arc::new(std::sync::Mutex::new(Default::default()));
+            let mut floods = Vec::new();
+            for _ in 0..flood {
+                let start = flow
+                    .get(&flow.authorize_url(&client, &Pkce::new(), "s", None), None)
+                    .await;
+                let page = flow
+                    .get(&start.location().context("a redirect to sign in")?, None)
+                    .await;
+                let mut req = Req::post_form(
+                    "/oauth/sign-in",
+                    &[
+                        ("request", &page.field("request").context("a request id")?),
+                        ("csrf", &page.field("csrf").context("a CSRF token")?),
+                        ("action", "sign_in"),
+                        ("email", "victim@example.com"),
+                        ("password", "not the password"),
+                    ],
+                );
+                req.headers.push((
+                    "cookie".into(),
+                    flow.cookies(None).context("a browser cookie")?,
+                ));
+                floods.push(WrongPassword {
+                    req,
+                    statuses: statuses.clone(),
+                });
+            }
+            let (calls, attacks) = tokio::join!(
+                drive(&u.authority, Fixed::each(&call, true, conns), secs, None),
+                drive(&u.authority, floods, secs, None),
+            );
+            let ((calls, elapsed), (attacks, attack_elapsed)) = (calls?, attacks?);
+            let statuses = statuses.lock().unwrap().clone();
+            // The calls' figures at the top level (as every mode reports them),
+            // the flood's beside them.
+            let mut report = calls.report("flood", conns, elapsed);
+            let attacks = attacks.report("wrong-password", flood, attack_elapsed);
+            report["flood_conns"] = json!(flood);
+            report["flood_rps"] = attacks["rps"].clone();
+            report["flood_p99_ms"] = attacks["p99_ms"].clone();
+            report["flood_errors"] = attacks["errors"].clone();
+            report["flood_statuses"] = json!(statuses);
+            report
         }
         Mode::Streams { url, count, hold } => {
             let u = split(&url)?;

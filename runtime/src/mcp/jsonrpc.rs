@@ -296,7 +296,7 @@ mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig { cases: 1024, failure_persistence: None, ..Default::default() })]
+        #![proptest_config(proptest::prelude::ProptestConfig { failure_persistence: None, ..Default::default() })]
 
         // Issue 12, item 11: any JSON is a message or -32600 with the id when
         // one could be read; never a panic. A request always has a string

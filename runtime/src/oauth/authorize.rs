@@ -527,8 +527,9 @@ impl OAuth {
     }
 
     /// `POST /oauth/sign-in`: sign in or sign up, then continue. Limited per
-    /// client address and, for sign-ins, per account (`guards`); a pending
-    /// request is given up after a few failures.
+    /// client address (checked by the route before the form is read) and, for
+    /// sign-ins, per account (`guards`); a pending request is given up after a
+    /// few failures.
     pub(super) async fn sign_in(
         &self,
         form: &HashMap<String, String>,
@@ -536,6 +537,8 @@ impl OAuth {
         browser: Option<&str>,
     ) -> Result<Outcome, AuthorizeError> {
         let id = form.get("request").cloned().unwrap_or_default();
+        let email = form.get("email").map(String::as_str).unwrap_or("");
+        let sign_up = form.get("action").map(String::as_str) == Some("sign_up");
         let (pending, client) = self.pending_and_client(&id).await?;
         self.check_browser(&pending, browser)?;
         self.check_csrf(form, &pending)?;
@@ -546,9 +549,7 @@ impl OAuth {
                 message: "This server signs people in through their existing account only. Go back and choose how to sign in.".into(),
             });
         }
-        let email = form.get("email").map(String::as_str).unwrap_or("");
         let password = form.get("password").map(String::as_str).unwrap_or("");
-        let sign_up = form.get("action").map(String::as_str) == Some("sign_up");
         let mode = if sign_up { "sign_up" } else { "sign_in" };
         let again = |status: StatusCode, message: &str, retry_after: Option<Duration>| {
             let mut page =
@@ -558,30 +559,6 @@ impl OAuth {
             }
             page
         };
-        if let Err(wait) = self.guards.sign_in_attempt(addr) {
-            tracing::warn!(%addr, "sign-in attempts from this address limited");
-            let event = if sign_up {
-                Event::SignUp
-            } else {
-                Event::SignIn
-            };
-            audit::record(
-                &self.store,
-                Entry::new(event, "limited")
-                    .subject(email)
-                    .client(&pending.client_id)
-                    .detail("too many attempts from this address"),
-            )
-            .await;
-            return Ok(again(
-                StatusCode::TOO_MANY_REQUESTS,
-                &format!(
-                    "Too many attempts from your network. Try again in {} seconds.",
-                    retry_after_secs(wait)
-                ),
-                Some(wait),
-            ));
-        }
         let busy = || {
             again(
                 StatusCode::SERVICE_UNAVAILABLE,

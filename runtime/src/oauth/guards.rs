@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
+use super::hashing::HashPool;
 use crate::http::rate_limit::{Backoff, KeyedLimit};
 
 /// The limits (defaults are what a public server wants).
@@ -73,6 +74,10 @@ pub struct Guards {
     registrations: KeyedLimit<IpAddr>,
     authorizations: KeyedLimit<IpAddr>,
     hashing: Arc<Semaphore>,
+    hash_pool: HashPool,
+    /// One audit entry per address and minute for refused sign-in attempts,
+    /// so a flood cannot fill the audit log.
+    limited_notices: KeyedLimit<IpAddr>,
 }
 
 /// All hashing slots are taken: try again shortly.
@@ -94,6 +99,8 @@ impl Guards {
                 Duration::from_secs(60),
             ),
             hashing: Arc::new(Semaphore::new(limits.hashing_concurrency.max(1))),
+            hash_pool: HashPool::new(limits.hashing_concurrency),
+            limited_notices: KeyedLimit::new(1, Duration::from_secs(60)),
             limits,
         }
     }
@@ -101,6 +108,12 @@ impl Guards {
     /// One sign-in attempt from `addr`.
     pub fn sign_in_attempt(&self, addr: IpAddr) -> Result<(), Duration> {
         self.sign_ins.check(&addr)
+    }
+
+    /// Whether a refused attempt from `addr` should be recorded (the first
+    /// each minute).
+    pub fn note_limited(&self, addr: IpAddr) -> bool {
+        self.limited_notices.check(&addr).is_ok()
     }
 
     /// Whether `account` (a normalized email) is locked.
@@ -138,18 +151,21 @@ impl Guards {
         .await
         .map_err(|_| Busy)?
         .map_err(|_| Busy)?;
-        let result = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work()
-        })
-        .await
-        .map_err(|_| Busy)?;
+        let result = self
+            .hash_pool
+            .run(move || {
+                let _permit = permit;
+                work()
+            })
+            .await
+            .ok_or(Busy)?;
         Ok(result)
     }
 
     /// Forget what no longer limits anyone (called by the upkeep task).
     pub fn prune(&self) {
         self.sign_ins.prune();
+        self.limited_notices.prune();
         self.registrations.prune();
         self.authorizations.prune();
         self.accounts.prune();

@@ -13,6 +13,7 @@ mod browser;
 mod client_auth;
 pub mod error;
 pub mod guards;
+mod hashing;
 mod introspect;
 pub mod keys;
 mod metadata;

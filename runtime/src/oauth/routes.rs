@@ -533,6 +533,33 @@ async fn sign_in(req: &mut Request, depot: &mut Depot, res: &mut Response) {
         return respond(&o, res, refused);
     }
     let addr = client_addr(depot);
+    // A flood from one address is refused before its body is read or any
+    // page is rendered: the refusal costs less than an MCP call.
+    if let Err(wait) = o.guards.sign_in_attempt(addr) {
+        if o.guards.note_limited(addr) {
+            tracing::warn!(%addr, "sign-in attempts from this address limited");
+            audit::record(
+                &o.store,
+                Entry::new(Event::SignIn, "limited")
+                    .detail("too many attempts from this address (recorded once a minute)"),
+            )
+            .await;
+        }
+        let secs = retry_after_secs(wait);
+        res.status_code(StatusCode::TOO_MANY_REQUESTS);
+        super::pages::secure_headers(res);
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        let _ = res.write_body(format!(
+            "<!doctype html><meta charset=\"utf-8\"><title>Too many attempts</title>\
+             <p>Too many attempts from your network. Try again in {secs} seconds.</p>"
+        ));
+        return;
+    }
     let browser = browser_cookie(req, &o);
     let outcome = match page_form(req).await {
         Some(f) => o

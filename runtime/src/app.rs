@@ -144,7 +144,6 @@ impl App {
             .hoop(rules.clone());
         let mut router = Router::new()
             .hoop(RequestIds)
-            .hoop(RequestDeadline(config.settings.connections.request_timeout))
             .hoop(ClientAddresses(config.trusted_proxies.clone()));
         match &oauth {
             Some(o) => {
@@ -153,7 +152,13 @@ impl App {
                 mcp = mcp
                     .hoop(bearer)
                     .goal(McpEndpoint::new(core.clone(), Some(challenge)));
-                router = router.push(crate::oauth::router(o.clone(), rules));
+                // The authorization server's handlers get a deadline. /mcp's
+                // answers within the keep-alive interval by design (a request
+                // still running by then switches to a stream) and its store
+                // calls have the store's deadline, so its hot path does
+                // without another timer.
+                let deadline = RequestDeadline(config.settings.connections.request_timeout);
+                router = router.push(crate::oauth::router(o.clone(), rules).hoop(deadline));
                 tasks.push(spawn_oauth_upkeep(o.clone()));
             }
             None => {

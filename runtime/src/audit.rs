@@ -18,7 +18,8 @@ use crate::store::{AuditRow, Store, now_ms};
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub address: IpAddr,
-    pub user_agent: Option<String>,
+    /// As sent (a cheap reference-counted copy; read only when recording).
+    pub user_agent: Option<salvo::http::HeaderValue>,
 }
 
 tokio::task_local! {
@@ -137,7 +138,9 @@ pub async fn record(store: &Store, entry: Entry) {
         subject: entry.subject.map(|s| bounded(s, 320)),
         client_id: entry.client_id.map(|s| bounded(s, 512)),
         address: caller.as_ref().map(|c| c.address.to_string()),
-        user_agent: caller.and_then(|c| c.user_agent).map(|s| bounded(s, 512)),
+        user_agent: caller
+            .and_then(|c| c.user_agent)
+            .map(|v| bounded(String::from_utf8_lossy(v.as_bytes()).into_owned(), 512)),
         detail: entry.detail.map(|s| bounded(s, 1000)),
     };
     tracing::info!(target: "gatehouse::audit", event = row.event, outcome = row.outcome,

@@ -153,11 +153,7 @@ impl Handler for ClientAddresses {
         // The audit log records who called, wherever in the request it writes.
         let caller = crate::audit::Caller {
             address,
-            user_agent: req
-                .headers()
-                .get(salvo::http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string),
+            user_agent: req.headers().get(salvo::http::header::USER_AGENT).cloned(),
         };
         caller.scope(ctrl.call_next(req, depot, res)).await;
     }

@@ -101,11 +101,10 @@ impl Drop for Open {
     }
 }
 
-/// A deadline on every request's handler: past it, 503 with `Retry-After`
-/// (a JSON-RPC error on `/mcp`, OAuth's `temporarily_unavailable` elsewhere).
-/// A lone MCP request that runs longer has already switched to a stream
-/// (after the 15 s keep-alive) and keeps running; a dropped handler never
-/// cancels it (T-12).
+/// A deadline on the authorization server's handlers: past it, 503 with
+/// `Retry-After` and OAuth's `temporarily_unavailable`. (`/mcp` needs none: a
+/// request still running after the 15 s keep-alive switches to a stream, and
+/// its store calls have the store's own deadline.)
 pub struct RequestDeadline(pub Duration);
 
 #[salvo::async_trait]
@@ -117,7 +116,6 @@ impl Handler for RequestDeadline {
         res: &mut Response,
         ctrl: &mut FlowCtrl,
     ) {
-        let mcp = req.uri().path().starts_with("/mcp");
         if tokio::time::timeout(self.0, ctrl.call_next(req, depot, res))
             .await
             .is_ok()
@@ -132,11 +130,8 @@ impl Handler for RequestDeadline {
             .insert(RETRY_AFTER, HeaderValue::from(5u64));
         res.headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let body = if mcp {
-            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"Service Unavailable: the request took too long"}}"#
-        } else {
-            r#"{"error":"temporarily_unavailable","error_description":"the request took too long; try again"}"#
-        };
-        let _ = res.write_body(body);
+        let _ = res.write_body(
+            r#"{"error":"temporarily_unavailable","error_description":"the request took too long; try again"}"#,
+        );
     }
 }

@@ -521,17 +521,30 @@ async fn upstream_callback(req: &mut Request, depot: &mut Depot, res: &mut Respo
     respond(&o, res, outcome);
 }
 
-async fn page_form(req: &mut Request) -> Option<std::collections::HashMap<String, String>> {
-    let b = req.payload_with_max_size(MAX_BODY).await.ok()?.to_vec();
-    form(&b).ok()
+/// The form of a page's POST: refused when it comes from another site (login
+/// CSRF) or cannot be read.
+async fn posted_form(
+    o: &OAuth,
+    req: &mut Request,
+) -> Result<std::collections::HashMap<String, String>, Outcome> {
+    if let Some(refused) = foreign_post(o, req) {
+        return Err(refused);
+    }
+    let read = match req.payload_with_max_size(MAX_BODY).await {
+        Ok(b) => form(b).ok(),
+        Err(_) => None,
+    };
+    read.ok_or_else(|| {
+        o.authorize_failure(super::error::AuthorizeError::page(
+            "Invalid request",
+            "The form could not be read.",
+        ))
+    })
 }
 
 #[handler]
 async fn sign_in(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let o = oauth(depot);
-    if let Some(refused) = foreign_post(&o, req) {
-        return respond(&o, res, refused);
-    }
     let addr = client_addr(depot);
     // A flood from one address is refused before its body is read or any
     // page is rendered: the refusal costs less than an MCP call.
@@ -561,15 +574,12 @@ async fn sign_in(req: &mut Request, depot: &mut Depot, res: &mut Response) {
         return;
     }
     let browser = browser_cookie(req, &o);
-    let outcome = match page_form(req).await {
-        Some(f) => o
+    let outcome = match posted_form(&o, req).await {
+        Ok(f) => o
             .sign_in(&f, addr, browser.as_deref())
             .await
             .unwrap_or_else(|e| o.authorize_failure(e)),
-        None => o.authorize_failure(super::error::AuthorizeError::page(
-            "Invalid request",
-            "The form could not be read.",
-        )),
+        Err(refused) => refused,
     };
     respond(&o, res, outcome);
 }
@@ -577,19 +587,13 @@ async fn sign_in(req: &mut Request, depot: &mut Depot, res: &mut Response) {
 #[handler]
 async fn sign_out(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let o = oauth(depot);
-    if let Some(refused) = foreign_post(&o, req) {
-        return respond(&o, res, refused);
-    }
     let (session, browser) = (session_cookie(req, &o), browser_cookie(req, &o));
-    let outcome = match page_form(req).await {
-        Some(f) => o
+    let outcome = match posted_form(&o, req).await {
+        Ok(f) => o
             .sign_out(&f, session.as_deref(), browser.as_deref())
             .await
             .unwrap_or_else(|e| o.authorize_failure(e)),
-        None => o.authorize_failure(super::error::AuthorizeError::page(
-            "Invalid request",
-            "The form could not be read.",
-        )),
+        Err(refused) => refused,
     };
     respond(&o, res, outcome);
 }
@@ -597,19 +601,13 @@ async fn sign_out(req: &mut Request, depot: &mut Depot, res: &mut Response) {
 #[handler]
 async fn consent(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let o = oauth(depot);
-    if let Some(refused) = foreign_post(&o, req) {
-        return respond(&o, res, refused);
-    }
     let (session, browser) = (session_cookie(req, &o), browser_cookie(req, &o));
-    let outcome = match page_form(req).await {
-        Some(f) => o
+    let outcome = match posted_form(&o, req).await {
+        Ok(f) => o
             .consent(&f, session.as_deref(), browser.as_deref())
             .await
             .unwrap_or_else(|e| o.authorize_failure(e)),
-        None => o.authorize_failure(super::error::AuthorizeError::page(
-            "Invalid request",
-            "The form could not be read.",
-        )),
+        Err(refused) => refused,
     };
     respond(&o, res, outcome);
 }

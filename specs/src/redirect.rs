@@ -72,6 +72,13 @@ pub fn is_private_use(url: &Url) -> bool {
     !matches!(url.scheme(), "https" | "http")
 }
 
+/// Whether a redirect URI reaches a native app on the device: plain http on
+/// loopback, or a private-use scheme (RFC 8252 7.1, 7.3). Any program there
+/// can claim it, so it says nothing about which app it is (RFC 8252 8.6).
+pub fn is_native_app(url: &Url) -> bool {
+    is_private_use(url) || (url.scheme() == "http" && is_loopback(url))
+}
+
 /// `uri` shortened for a message (the whole of it can be 2000 characters).
 pub fn shown(uri: &str) -> String {
     if uri.chars().count() <= 120 {
@@ -368,6 +375,24 @@ pub fn redirect_matches(registered: &str, requested: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn native_apps_are_loopback_http_or_their_own_scheme() {
+        let native = |u: &str| is_native_app(&Url::parse(u).unwrap());
+        assert!(
+            native("http://127.0.0.1:4000/cb")
+                && native("http://localhost/cb")
+                && native("http://[::1]:9/cb")
+        );
+        assert!(native("cursor://anysphere.cursor-mcp/oauth/callback"));
+        assert!(
+            !native("https://127.0.0.1/cb"),
+            "https is a web origin, not a native app's claim"
+        );
+        assert!(
+            !native("http://example.com/cb") && !native("https://claude.ai/api/mcp/auth_callback")
+        );
+    }
 
     fn p(s: &str) -> RedirectPattern {
         s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))

@@ -24,7 +24,7 @@ use super::{OAuth, accounts, secrets};
 use crate::http::rate_limit::retry_after_secs;
 use crate::store::{BrowserSession, ClientRow, CodeRow, PendingRow, UserRow, now_ms};
 use gatehouse_specs::UnknownScopes;
-use gatehouse_specs::redirect::{is_loopback_host, redirect_matches};
+use gatehouse_specs::redirect::{is_loopback_host, is_native_app, redirect_matches};
 
 /// What the browser gets.
 pub(in crate::oauth) enum Outcome {
@@ -459,11 +459,7 @@ impl OAuth {
     fn is_native_public(&self, client: &ClientRow, redirect_uri: &str) -> bool {
         client.registered == 1
             && client.token_endpoint_auth_method == "none"
-            && url::Url::parse(redirect_uri).is_ok_and(|u| match u.scheme() {
-                "https" => false,
-                "http" => u.host().is_some_and(|h| is_loopback_host(&h)),
-                _ => true,
-            })
+            && url::Url::parse(redirect_uri).is_ok_and(|u| is_native_app(&u))
     }
 
     fn auto_approved(&self, client: &ClientRow, redirect_uri: &str) -> bool {

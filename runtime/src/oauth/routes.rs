@@ -349,20 +349,39 @@ fn browser_cookie(req: &Request, o: &OAuth) -> Option<String> {
         .map(|c| c.value().to_string())
 }
 
-/// Set the pre-authentication cookie. SameSite=Lax: the authorization request
-/// and a provider's redirect back are top-level navigations from other sites,
-/// which Lax lets the cookie join; a cross-site form post does not get it.
-fn set_browser_cookie(o: &OAuth, res: &mut Response, value: String) {
-    let cookie = Cookie::build((o.browser_cookie(), value))
+/// Set one of the flow's cookies (the browser session, the pre-authentication
+/// cookie): HttpOnly, `Secure` on https, for the whole site, living `max_age`
+/// (zero clears it). SameSite=Lax: the authorization request and a provider's
+/// redirect back are top-level navigations from other sites, which Lax lets
+/// the cookies join; a cross-site form post does not get them.
+fn set_cookie(
+    o: &OAuth,
+    res: &mut Response,
+    name: &'static str,
+    value: String,
+    max_age: std::time::Duration,
+) {
+    let cookie = Cookie::build((name, value))
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(o.cfg.secure_cookies)
         .path("/")
         .max_age(salvo::http::cookie::time::Duration::seconds(
-            o.cfg.settings.pending_lifetime.as_secs() as i64,
+            max_age.as_secs() as i64,
         ))
         .build();
     res.add_cookie(cookie);
+}
+
+/// Set the pre-authentication cookie (`oauth/browser.rs`).
+fn set_browser_cookie(o: &OAuth, res: &mut Response, value: String) {
+    set_cookie(
+        o,
+        res,
+        o.browser_cookie(),
+        value,
+        o.cfg.settings.pending_lifetime,
+    );
 }
 
 /// A form post from a page of another site (login CSRF): refused before the
@@ -383,27 +402,18 @@ fn respond(o: &OAuth, res: &mut Response, outcome: Outcome) {
     match outcome {
         Outcome::Redirect(to) => redirect(res, &to),
         Outcome::SignedIn { session, to } => {
-            let cookie = Cookie::build((o.cfg.session_cookie(), session))
-                .http_only(true)
-                .same_site(SameSite::Lax)
-                .secure(o.cfg.secure_cookies)
-                .path("/")
-                .max_age(salvo::http::cookie::time::Duration::seconds(
-                    o.cfg.settings.browser_session_lifetime.as_secs() as i64,
-                ))
-                .build();
-            res.add_cookie(cookie);
+            let lifetime = o.cfg.settings.browser_session_lifetime;
+            set_cookie(o, res, o.cfg.session_cookie(), session, lifetime);
             redirect(res, &to);
         }
         Outcome::SignedOut { to } => {
-            let cookie = Cookie::build((o.cfg.session_cookie(), ""))
-                .http_only(true)
-                .same_site(SameSite::Lax)
-                .secure(o.cfg.secure_cookies)
-                .path("/")
-                .max_age(salvo::http::cookie::time::Duration::ZERO)
-                .build();
-            res.add_cookie(cookie);
+            set_cookie(
+                o,
+                res,
+                o.cfg.session_cookie(),
+                String::new(),
+                std::time::Duration::ZERO,
+            );
             match to {
                 Some(to) => redirect(res, &to),
                 None => o.pages.render(

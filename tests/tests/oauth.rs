@@ -434,6 +434,16 @@ backend_tests! {
             ("client_id", "trusted-app"), ("resource", "https://other.example.com/mcp")]).await;
         expect("foreign resource", s, &b, StatusCode::BAD_REQUEST, "invalid_target");
         snapshot!("token_errors", bodies);
+        // Forms are read into typed structs (issue 12, item 10) only after a
+        // repeated parameter is refused, in the client's part as elsewhere.
+        for (name, form) in [
+            ("grant_type", [("grant_type", "authorization_code"), ("grant_type", "refresh_token"), ("client_id", "trusted-app")]),
+            ("client_id", [("grant_type", "refresh_token"), ("client_id", "trusted-app"), ("client_id", "other-app")]),
+        ] {
+            let (s, _, b) = flow.token(&form).await;
+            assert_eq!((s, b["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{name}: {b}");
+            assert!(b["error_description"].as_str().unwrap().contains(&format!("`{name}`")), "{b}");
+        }
     }
 
     // Refresh rotation (A-TK-2): a concurrent retry within the grace window gets

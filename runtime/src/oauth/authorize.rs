@@ -11,7 +11,6 @@
 //! client. Forms carry a per-request CSRF token.
 
 use crate::audit::{self, Entry, Event};
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -19,6 +18,8 @@ use salvo::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::error::AuthorizeError;
+use super::forms::{AuthorizeQuery, ConsentForm, SignInForm};
+use super::params::ParamError;
 use super::token::valid_pkce_value;
 use super::{OAuth, accounts, secrets};
 use crate::http::rate_limit::retry_after_secs;
@@ -47,7 +48,8 @@ pub(in crate::oauth) enum Outcome {
 
 /// The longest value each authorization parameter may have (issue 12: a
 /// pending request stores them; nothing unbounded is kept).
-const PARAMETER_LIMITS: [(&str, usize); 8] = [
+const PARAMETER_LIMITS: [(&str, usize); 9] = [
+    ("code_challenge_method", 16),
     ("client_id", 512),
     ("redirect_uri", gatehouse_specs::redirect::MAX_REDIRECT_URI),
     ("state", 1024),
@@ -58,17 +60,22 @@ const PARAMETER_LIMITS: [(&str, usize); 8] = [
     ("response_type", 32),
 ];
 
+/// For a parameter missing from the table above.
+const DEFAULT_PARAMETER_LIMIT: usize = 512;
+
 fn page(title: &str, message: &str) -> AuthorizeError {
     AuthorizeError::page(title, message)
 }
 
-/// Read a query string; a parameter given twice is an error.
-pub(super) fn query(raw: &str) -> Result<HashMap<String, String>, AuthorizeError> {
-    super::params::unique(raw.as_bytes()).map_err(|k| {
-        page(
+/// Read a query string into its struct (`forms.rs`); a parameter given twice
+/// is an error.
+pub(super) fn query<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, AuthorizeError> {
+    super::params::typed(raw.as_bytes()).map_err(|e| match e {
+        ParamError::Repeated(k) => page(
             "Invalid request",
             &format!("The parameter `{k}` was given more than once."),
-        )
+        ),
+        ParamError::Malformed(_) => page("Invalid request", "The request could not be read."),
     })
 }
 
@@ -147,7 +154,7 @@ impl OAuth {
     /// browser whose pre-authentication cookie is `browser`; its opaque id.
     pub(super) async fn authorize(
         &self,
-        q: &HashMap<String, String>,
+        q: &AuthorizeQuery,
         addr: IpAddr,
         browser: &str,
     ) -> Result<String, AuthorizeError> {
@@ -159,8 +166,12 @@ impl OAuth {
             });
         }
         // Nothing unbounded is stored: every parameter has a length limit.
-        for (key, max) in PARAMETER_LIMITS {
-            if q.get(key).is_some_and(|v| v.chars().count() > max) {
+        for (key, value) in q.values() {
+            let max = PARAMETER_LIMITS
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map_or(DEFAULT_PARAMETER_LIMIT, |(_, max)| *max);
+            if value.is_some_and(|v| v.chars().count() > max) {
                 return Err(page(
                     "Invalid request",
                     &format!("The request's `{key}` is longer than {max} characters."),
@@ -168,7 +179,8 @@ impl OAuth {
             }
         }
         let client_id = q
-            .get("client_id")
+            .client_id
+            .as_ref()
             .filter(|c| !c.is_empty())
             .ok_or_else(|| {
                 page(
@@ -185,7 +197,7 @@ impl OAuth {
         let registered: Vec<String> =
             serde_json::from_str(&client.redirect_uris).unwrap_or_default();
         // A-AZ-3: exact match, except a loopback redirect URI's port (RFC 8252).
-        let redirect_uri = match q.get("redirect_uri") {
+        let redirect_uri = match &q.redirect_uri {
             Some(r) if registered.iter().any(|reg| redirect_matches(reg, r)) => r.clone(),
             Some(_) => {
                 return Err(page(
@@ -201,27 +213,27 @@ impl OAuth {
                 ));
             }
         };
-        let state = q.get("state").cloned();
+        let state = q.state.clone();
         let fail = |error: &'static str, description: String| AuthorizeError::Redirect {
             redirect_uri: redirect_uri.clone(),
             state: state.clone(),
             error,
             description,
         };
-        if q.get("response_type").map(String::as_str) != Some("code") {
+        if q.response_type.as_deref() != Some("code") {
             return Err(fail(
                 "unsupported_response_type",
                 "response_type must be code".into(),
             ));
         }
         // A-AZ-1: PKCE with S256 on every request.
-        let challenge = q.get("code_challenge").ok_or_else(|| {
+        let challenge = q.code_challenge.as_ref().ok_or_else(|| {
             fail(
                 "invalid_request",
                 "code_challenge is required (PKCE with S256)".into(),
             )
         })?;
-        if q.get("code_challenge_method").map(String::as_str) != Some("S256") {
+        if q.code_challenge_method.as_deref() != Some("S256") {
             return Err(fail(
                 "invalid_request",
                 "code_challenge_method must be S256".into(),
@@ -245,12 +257,7 @@ impl OAuth {
         // client may not have is refused. Nothing left: the default, as for an
         // omitted `scope`.
         let mut scope: Vec<String> = Vec::new();
-        for s in q
-            .get("scope")
-            .map(String::as_str)
-            .unwrap_or("")
-            .split_whitespace()
-        {
+        for s in q.scope.as_deref().unwrap_or("").split_whitespace() {
             if !self.cfg.scopes.contains_key(s) {
                 if self.cfg.unknown_scopes == UnknownScopes::Reject {
                     return Err(fail(
@@ -275,7 +282,7 @@ impl OAuth {
         }
         // A-AZ-2: the resource must be this server; absent (2025-03-26 clients),
         // the token is still bound to it.
-        if let Some(resource) = q.get("resource")
+        if let Some(resource) = &q.resource
             && !self.cfg.is_our_resource(resource)
         {
             return Err(fail(
@@ -505,12 +512,8 @@ impl OAuth {
     }
 
     /// The form's CSRF token must be the one stored with the request.
-    fn check_csrf(
-        &self,
-        form: &HashMap<String, String>,
-        pending: &PendingRow,
-    ) -> Result<(), AuthorizeError> {
-        match form.get("csrf") {
+    fn check_csrf(&self, csrf: Option<&str>, pending: &PendingRow) -> Result<(), AuthorizeError> {
+        match csrf {
             Some(t) if secrets::equal(t, &pending.csrf) => Ok(()),
             _ => Err(AuthorizeError::Page {
                 status: StatusCode::FORBIDDEN,
@@ -528,16 +531,16 @@ impl OAuth {
     /// few failures.
     pub(super) async fn sign_in(
         &self,
-        form: &HashMap<String, String>,
+        form: &SignInForm,
         addr: IpAddr,
         browser: Option<&str>,
     ) -> Result<Outcome, AuthorizeError> {
-        let id = form.get("request").cloned().unwrap_or_default();
-        let email = form.get("email").map(String::as_str).unwrap_or("");
-        let sign_up = form.get("action").map(String::as_str) == Some("sign_up");
+        let id = form.request.clone().unwrap_or_default();
+        let email = form.email.as_deref().unwrap_or("");
+        let sign_up = form.action.as_deref() == Some("sign_up");
         let (pending, client) = self.pending_and_client(&id).await?;
         self.check_browser(&pending, browser)?;
-        self.check_csrf(form, &pending)?;
+        self.check_csrf(form.csrf.as_deref(), &pending)?;
         if !self.cfg.password {
             return Err(AuthorizeError::Page {
                 status: StatusCode::FORBIDDEN,
@@ -545,7 +548,7 @@ impl OAuth {
                 message: "This server signs people in through their existing account only. Go back and choose how to sign in.".into(),
             });
         }
-        let password = form.get("password").map(String::as_str).unwrap_or("");
+        let password = form.password.as_deref().unwrap_or("");
         let mode = if sign_up { "sign_up" } else { "sign_in" };
         let again = |status: StatusCode, message: &str, retry_after: Option<Duration>| {
             let mut page =
@@ -696,15 +699,15 @@ impl OAuth {
     /// request (the consent page's "Not you?"), back to its sign-in page.
     pub(super) async fn sign_out(
         &self,
-        form: &HashMap<String, String>,
+        form: &ConsentForm,
         session: Option<&str>,
         browser: Option<&str>,
     ) -> Result<Outcome, AuthorizeError> {
-        let id = form.get("request").filter(|r| !r.is_empty());
+        let id = form.request.as_deref().filter(|r| !r.is_empty());
         if let Some(id) = id {
             let (pending, _) = self.pending_and_client(id).await?;
             self.check_browser(&pending, browser)?;
-            self.check_csrf(form, &pending)?;
+            self.check_csrf(form.csrf.as_deref(), &pending)?;
         }
         if let Some(s) = session {
             let who = self.signed_in(Some(s)).await?;
@@ -718,25 +721,25 @@ impl OAuth {
         }
         tracing::info!("browser signed out");
         Ok(Outcome::SignedOut {
-            to: id.map(|id| continue_url(id)),
+            to: id.map(continue_url),
         })
     }
 
     /// `POST /oauth/consent`: allow (remembered per user and client) or deny.
     pub(super) async fn consent(
         &self,
-        form: &HashMap<String, String>,
+        form: &ConsentForm,
         session: Option<&str>,
         browser: Option<&str>,
     ) -> Result<Outcome, AuthorizeError> {
-        let id = form.get("request").cloned().unwrap_or_default();
+        let id = form.request.clone().unwrap_or_default();
         let (pending, client) = self.pending_and_client(&id).await?;
         self.check_browser(&pending, browser)?;
-        self.check_csrf(form, &pending)?;
+        self.check_csrf(form.csrf.as_deref(), &pending)?;
         let Some(BrowserSession { user, .. }) = self.signed_in(session).await? else {
             return Ok(Outcome::Redirect(continue_url(&id)));
         };
-        match form.get("decision").map(String::as_str) {
+        match form.decision.as_deref() {
             Some("allow") => {
                 let mut scopes: Vec<String> = self
                     .store

@@ -4,8 +4,6 @@
 //! client or a wrong secret is 401 `invalid_client`, never 400: that is what makes
 //! Claude register again instead of giving up.
 
-use std::collections::HashMap;
-
 use salvo::http::HeaderMap;
 use salvo::http::header::AUTHORIZATION;
 use salvo::http::headers::authorization::Basic;
@@ -13,14 +11,20 @@ use salvo::http::headers::{Authorization, HeaderMapExt};
 
 use super::OAuth;
 use super::error::OAuthError;
+use super::forms::ClientFields;
+use super::params::{ParamError, typed};
 use super::secrets;
 use crate::store::ClientRow;
 
-/// Read a form body (`application/x-www-form-urlencoded`); a parameter given twice
-/// is an error (RFC 6749 section 3.2).
-pub(super) fn form(body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
-    super::params::unique(body)
-        .map_err(|k| OAuthError::InvalidRequest(format!("parameter `{k}` is given more than once")))
+/// Read a form body (`application/x-www-form-urlencoded`) into its struct
+/// (`forms.rs`); a parameter given twice is an error (RFC 6749 section 3.2).
+pub(super) fn form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, OAuthError> {
+    typed(body).map_err(|e| match e {
+        ParamError::Repeated(k) => {
+            OAuthError::InvalidRequest(format!("parameter `{k}` is given more than once"))
+        }
+        ParamError::Malformed(why) => OAuthError::InvalidRequest(why),
+    })
 }
 
 /// One `application/x-www-form-urlencoded` value: `+` is a space, then
@@ -40,7 +44,7 @@ struct Credentials {
 
 fn credentials(
     headers: &HeaderMap,
-    form: &HashMap<String, String>,
+    form: &ClientFields,
 ) -> Result<Option<Credentials>, OAuthError> {
     let says_basic = headers.get(AUTHORIZATION).is_some_and(|v| {
         v.as_bytes()
@@ -48,7 +52,7 @@ fn credentials(
             .is_some_and(|s| s.eq_ignore_ascii_case(b"basic "))
     });
     if says_basic {
-        if form.contains_key("client_secret") {
+        if form.client_secret.is_some() {
             return Err(OAuthError::InvalidRequest(
                 "use one client authentication method, not Basic and client_secret".into(),
             ));
@@ -60,7 +64,7 @@ fn credentials(
         // RFC 6749 2.3.1: both parts are form-urlencoded.
         let id = form_decode(basic.0.username()).ok_or_else(bad)?;
         let secret = form_decode(basic.0.password()).ok_or_else(bad)?;
-        if form.get("client_id").is_some_and(|f| f != &id) {
+        if form.client_id.as_ref().is_some_and(|f| f != &id) {
             return Err(OAuthError::InvalidClient(
                 "client_id differs from the Basic credentials".into(),
             ));
@@ -70,9 +74,9 @@ fn credentials(
             secret: Some(secret),
         }));
     }
-    Ok(form.get("client_id").map(|id| Credentials {
+    Ok(form.client_id.as_ref().map(|id| Credentials {
         id: id.clone(),
-        secret: form.get("client_secret").cloned(),
+        secret: form.client_secret.clone(),
     }))
 }
 
@@ -81,7 +85,7 @@ impl OAuth {
     pub(super) async fn authenticate_client(
         &self,
         headers: &HeaderMap,
-        form: &HashMap<String, String>,
+        form: &ClientFields,
     ) -> Result<ClientRow, OAuthError> {
         let creds = credentials(headers, form)?.ok_or_else(|| {
             OAuthError::InvalidClient("client authentication is required (client_id)".into())

@@ -4,12 +4,11 @@
 //! nothing about other clients' tokens. Anything not currently valid is
 //! `{"active": false}` and nothing more.
 
-use std::collections::HashMap;
-
 use salvo::http::HeaderMap;
 use serde_json::{Value, json};
 
 use super::error::OAuthError;
+use super::forms::TokenQueryForm;
 use super::{OAuth, secrets};
 use crate::store::{AccessStatus, now_ms};
 
@@ -17,16 +16,17 @@ impl OAuth {
     pub(super) async fn introspect(
         &self,
         headers: &HeaderMap,
-        form: &HashMap<String, String>,
+        form: &TokenQueryForm,
     ) -> Result<Value, OAuthError> {
-        let client = self.authenticate_client(headers, form).await?;
+        let client = self.authenticate_client(headers, &form.client).await?;
         if client.secret_hash.is_none() || client.registered != 0 {
             return Err(OAuthError::InvalidClient(
                 "introspection is for the confidential clients declared in the spec".into(),
             ));
         }
         let token = form
-            .get("token")
+            .token
+            .as_deref()
             .filter(|t| !t.is_empty())
             .ok_or_else(|| OAuthError::InvalidRequest("`token` is required".into()))?;
         if let Ok(c) = self

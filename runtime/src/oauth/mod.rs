@@ -12,6 +12,7 @@ mod authorize;
 mod browser;
 mod client_auth;
 pub mod error;
+pub(crate) mod forms;
 pub mod guards;
 mod hashing;
 mod introspect;

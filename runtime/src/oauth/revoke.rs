@@ -4,11 +4,10 @@
 //! other clients, get the same 200 (section 2.2: no information leaks).
 
 use crate::audit::{self, Entry, Event};
-use std::collections::HashMap;
-
 use salvo::http::HeaderMap;
 
 use super::error::OAuthError;
+use super::forms::TokenQueryForm;
 use super::{OAuth, secrets};
 use crate::store::now_ms;
 
@@ -16,15 +15,16 @@ impl OAuth {
     pub(super) async fn revoke(
         &self,
         headers: &HeaderMap,
-        form: &HashMap<String, String>,
+        form: &TokenQueryForm,
     ) -> Result<(), OAuthError> {
-        let client = self.authenticate_client(headers, form).await?;
+        let client = self.authenticate_client(headers, &form.client).await?;
         let token = form
-            .get("token")
+            .token
+            .as_deref()
             .filter(|t| !t.is_empty())
             .ok_or_else(|| OAuthError::InvalidRequest("`token` is required".into()))?;
         let now = now_ms();
-        let hint = form.get("token_type_hint").map(String::as_str);
+        let hint = form.token_type_hint.as_deref();
         if let Some(h) = hint
             && h != "access_token"
             && h != "refresh_token"

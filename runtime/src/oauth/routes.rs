@@ -18,6 +18,7 @@ use super::OAuth;
 use super::authorize::{Outcome, query};
 use super::client_auth::form;
 use super::error::OAuthError;
+use super::forms::{AuthorizeQuery, CallbackQuery, ConsentForm, PageQuery, SignInForm};
 use super::metadata;
 use crate::http::client_addr::client_addr;
 use crate::http::guard::OriginRules;
@@ -214,9 +215,7 @@ async fn body_up_to(req: &mut Request, max: usize) -> Result<Vec<u8>, OAuthError
 }
 
 /// A form body, as the token, revocation and introspection endpoints require.
-async fn form_body(
-    req: &mut Request,
-) -> Result<std::collections::HashMap<String, String>, OAuthError> {
+async fn form_body<T: serde::de::DeserializeOwned>(req: &mut Request) -> Result<T, OAuthError> {
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -465,7 +464,7 @@ async fn authorize(req: &mut Request, depot: &mut Depot, res: &mut Response) {
         .filter(|b| super::browser::plausible(b))
         .unwrap_or_else(super::secrets::random_token);
     let addr = client_addr(depot);
-    let outcome = match query(req.uri().query().unwrap_or("")) {
+    let outcome = match query::<AuthorizeQuery>(req.uri().query().unwrap_or("")) {
         Ok(q) => match o.authorize(&q, addr, &browser).await {
             Ok(id) => {
                 set_browser_cookie(&o, res, browser.clone());
@@ -484,10 +483,10 @@ async fn authorize(req: &mut Request, depot: &mut Depot, res: &mut Response) {
 async fn resume(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let o = oauth(depot);
     let (session, browser) = (session_cookie(req, &o), browser_cookie(req, &o));
-    let outcome = match query(req.uri().query().unwrap_or("")) {
+    let outcome = match query::<PageQuery>(req.uri().query().unwrap_or("")) {
         Ok(q) => {
-            let id = q.get("request").cloned().unwrap_or_default();
-            let sign_up = q.get("mode").map(String::as_str) == Some("sign_up");
+            let id = q.request.unwrap_or_default();
+            let sign_up = q.mode.as_deref() == Some("sign_up");
             o.resume(&id, session.as_deref(), sign_up, browser.as_deref())
                 .await
                 .unwrap_or_else(|e| o.authorize_failure(e))
@@ -503,9 +502,9 @@ async fn upstream_start(req: &mut Request, depot: &mut Depot, res: &mut Response
     let o = oauth(depot);
     let provider = req.param::<String>("provider").unwrap_or_default();
     let browser = browser_cookie(req, &o);
-    let outcome = match query(req.uri().query().unwrap_or("")) {
+    let outcome = match query::<PageQuery>(req.uri().query().unwrap_or("")) {
         Ok(q) => {
-            let id = q.get("request").cloned().unwrap_or_default();
+            let id = q.request.unwrap_or_default();
             o.upstream_start(&provider, &id, browser.as_deref())
                 .await
                 .unwrap_or_else(|e| o.authorize_failure(e))
@@ -521,7 +520,7 @@ async fn upstream_callback(req: &mut Request, depot: &mut Depot, res: &mut Respo
     let o = oauth(depot);
     let provider = req.param::<String>("provider").unwrap_or_default();
     let browser = browser_cookie(req, &o);
-    let outcome = match query(req.uri().query().unwrap_or("")) {
+    let outcome = match query::<CallbackQuery>(req.uri().query().unwrap_or("")) {
         Ok(q) => o
             .upstream_callback(&provider, &q, browser.as_deref())
             .await
@@ -533,10 +532,10 @@ async fn upstream_callback(req: &mut Request, depot: &mut Depot, res: &mut Respo
 
 /// The form of a page's POST: refused when it comes from another site (login
 /// CSRF) or cannot be read.
-async fn posted_form(
+async fn posted_form<T: serde::de::DeserializeOwned>(
     o: &OAuth,
     req: &mut Request,
-) -> Result<std::collections::HashMap<String, String>, Outcome> {
+) -> Result<T, Outcome> {
     if let Some(refused) = foreign_post(o, req) {
         return Err(refused);
     }
@@ -584,7 +583,7 @@ async fn sign_in(req: &mut Request, depot: &mut Depot, res: &mut Response) {
         return;
     }
     let browser = browser_cookie(req, &o);
-    let outcome = match posted_form(&o, req).await {
+    let outcome = match posted_form::<SignInForm>(&o, req).await {
         Ok(f) => o
             .sign_in(&f, addr, browser.as_deref())
             .await
@@ -598,7 +597,7 @@ async fn sign_in(req: &mut Request, depot: &mut Depot, res: &mut Response) {
 async fn sign_out(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let o = oauth(depot);
     let (session, browser) = (session_cookie(req, &o), browser_cookie(req, &o));
-    let outcome = match posted_form(&o, req).await {
+    let outcome = match posted_form::<ConsentForm>(&o, req).await {
         Ok(f) => o
             .sign_out(&f, session.as_deref(), browser.as_deref())
             .await
@@ -612,7 +611,7 @@ async fn sign_out(req: &mut Request, depot: &mut Depot, res: &mut Response) {
 async fn consent(req: &mut Request, depot: &mut Depot, res: &mut Response) {
     let o = oauth(depot);
     let (session, browser) = (session_cookie(req, &o), browser_cookie(req, &o));
-    let outcome = match posted_form(&o, req).await {
+    let outcome = match posted_form::<ConsentForm>(&o, req).await {
         Ok(f) => o
             .consent(&f, session.as_deref(), browser.as_deref())
             .await

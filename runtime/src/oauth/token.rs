@@ -6,19 +6,18 @@
 //! the pair can be re-derived).
 
 use crate::audit::{self, Entry, Event};
-use std::collections::HashMap;
-
 use salvo::http::HeaderMap;
 use serde_json::{Value, json};
 
 use super::error::OAuthError;
+use super::forms::TokenForm;
 use super::keys::AccessClaims;
 use super::{OAuth, secrets};
 use crate::store::{ClientRow, CodeUse, FamilyRow, RefreshRow, Rotation, now_ms};
 
-fn required<'a>(form: &'a HashMap<String, String>, key: &str) -> Result<&'a str, OAuthError> {
-    form.get(key)
-        .map(String::as_str)
+fn required<'a>(value: &'a Option<String>, key: &str) -> Result<&'a str, OAuthError> {
+    value
+        .as_deref()
         .filter(|v| !v.is_empty())
         .ok_or_else(|| OAuthError::InvalidRequest(format!("`{key}` is required")))
 }
@@ -35,20 +34,20 @@ impl OAuth {
     pub(super) async fn token(
         &self,
         headers: &HeaderMap,
-        form: &HashMap<String, String>,
+        form: &TokenForm,
     ) -> Result<Value, OAuthError> {
-        let grant_type = required(form, "grant_type")?;
+        let grant_type = required(&form.grant_type, "grant_type")?;
         if grant_type != "authorization_code" && grant_type != "refresh_token" {
             return Err(OAuthError::UnsupportedGrantType(grant_type.to_string()));
         }
-        let client = self.authenticate_client(headers, form).await?;
+        let client = self.authenticate_client(headers, &form.client).await?;
         let grants: Vec<String> = serde_json::from_str(&client.grant_types).unwrap_or_default();
         if !grants.iter().any(|g| g == grant_type) {
             return Err(OAuthError::UnauthorizedClient(format!(
                 "this client did not register the {grant_type} grant"
             )));
         }
-        if let Some(resource) = form.get("resource")
+        if let Some(resource) = &form.resource
             && !self.cfg.is_our_resource(resource)
         {
             return Err(OAuthError::InvalidTarget(format!(
@@ -74,10 +73,10 @@ impl OAuth {
     async fn exchange_code(
         &self,
         client: &ClientRow,
-        form: &HashMap<String, String>,
+        form: &TokenForm,
     ) -> Result<Value, OAuthError> {
-        let code = required(form, "code")?;
-        let verifier = required(form, "code_verifier")?;
+        let code = required(&form.code, "code")?;
+        let verifier = required(&form.code_verifier, "code_verifier")?;
         let now = now_ms();
         let grant = match self.store.use_code(&secrets::hash(code), now).await? {
             CodeUse::Fresh(row) => row,
@@ -100,7 +99,7 @@ impl OAuth {
                 "the code was issued to another client".into(),
             ));
         }
-        if let Some(uri) = form.get("redirect_uri")
+        if let Some(uri) = &form.redirect_uri
             && uri != &grant.redirect_uri
         {
             return Err(OAuthError::InvalidGrant(
@@ -114,7 +113,7 @@ impl OAuth {
                 "code_verifier does not match the code_challenge".into(),
             ));
         }
-        if let Some(resource) = form.get("resource")
+        if let Some(resource) = &form.resource
             && resource.trim_end_matches('/') != grant.resource.trim_end_matches('/')
             && !(self.cfg.is_our_resource(resource) && self.cfg.is_our_resource(&grant.resource))
         {
@@ -145,12 +144,8 @@ impl OAuth {
         Ok(issued)
     }
 
-    async fn refresh(
-        &self,
-        client: &ClientRow,
-        form: &HashMap<String, String>,
-    ) -> Result<Value, OAuthError> {
-        let token = required(form, "refresh_token")?;
+    async fn refresh(&self, client: &ClientRow, form: &TokenForm) -> Result<Value, OAuthError> {
+        let token = required(&form.refresh_token, "refresh_token")?;
         let hash = secrets::hash(token);
         let now = now_ms();
         let row = self
@@ -173,7 +168,7 @@ impl OAuth {
                 "the refresh token has expired".into(),
             ));
         }
-        let scope = match form.get("scope") {
+        let scope = match &form.scope {
             Some(requested) => {
                 let granted: Vec<&str> = row.scope.split_whitespace().collect();
                 if let Some(extra) = requested.split_whitespace().find(|s| !granted.contains(s)) {

@@ -19,7 +19,7 @@
 //! Failures after step 5 offer "Try again" with the new id: an outage at the
 //! provider never loses the MCP client's pending authorization.
 
-use std::collections::HashMap;
+use crate::oauth::forms::CallbackQuery;
 
 use salvo::http::StatusCode;
 use serde_json::json;
@@ -204,10 +204,10 @@ impl OAuth {
     pub(in crate::oauth) async fn upstream_callback(
         &self,
         provider: &str,
-        q: &HashMap<String, String>,
+        q: &CallbackQuery,
         browser: Option<&str>,
     ) -> Result<Outcome, AuthorizeError> {
-        let state = q.get("state").filter(|s| !s.is_empty()).ok_or_else(|| {
+        let state = q.state.as_ref().filter(|s| !s.is_empty()).ok_or_else(|| {
             page(
                 StatusCode::BAD_REQUEST,
                 "Invalid sign-in response",
@@ -256,10 +256,10 @@ impl OAuth {
         }
         let config = &offered.config;
         // 6: the provider's answer was an error.
-        if let Some(error) = q.get("error") {
+        if let Some(error) = &q.error {
             let e = UpstreamError::Refused {
                 error: error.clone(),
-                description: q.get("error_description").cloned(),
+                description: q.error_description.clone(),
             };
             return Ok(self.upstream_failure(config, &e, &request_id));
         }
@@ -268,7 +268,7 @@ impl OAuth {
             Ok(m) => m,
             Err(e) => return Ok(self.upstream_failure(config, &e, &request_id)),
         };
-        match q.get("iss") {
+        match &q.iss {
             Some(iss) if !response_issuer_ok(config, iss) => {
                 let e = UpstreamError::invalid(format!(
                     "the answer names the issuer `{iss}`, not this provider's (RFC 9207, U-4)"
@@ -283,7 +283,7 @@ impl OAuth {
             }
             _ => {}
         }
-        let Some(code) = q.get("code").filter(|c| !c.is_empty()) else {
+        let Some(code) = q.code.as_ref().filter(|c| !c.is_empty()) else {
             let e = UpstreamError::invalid("the answer carries no authorization code");
             return Ok(self.upstream_failure(config, &e, &request_id));
         };

@@ -142,9 +142,7 @@ impl App {
         let mut mcp = Router::with_path("mcp")
             .hoop(cors(rules.clone()))
             .hoop(rules.clone());
-        let mut router = Router::new()
-            .hoop(RequestIds)
-            .hoop(ClientAddresses(config.trusted_proxies.clone()));
+        let mut router = Router::new().hoop(RequestIds);
         match &oauth {
             Some(o) => {
                 let bearer = BearerAuth::new(o.clone());
@@ -157,8 +155,16 @@ impl App {
                 // still running by then switches to a stream) and its store
                 // calls have the store's deadline, so its hot path does
                 // without another timer.
+                // Only they read the client's address (limits per address, the
+                // audit log): /mcp's limits are per user, and it writes no
+                // audit events, so its hot path does not work it out.
                 let deadline = RequestDeadline(config.settings.connections.request_timeout);
-                router = router.push(crate::oauth::router(o.clone(), rules).hoop(deadline));
+                let addresses = ClientAddresses(config.trusted_proxies.clone());
+                router = router.push(
+                    crate::oauth::router(o.clone(), rules)
+                        .hoop(addresses)
+                        .hoop(deadline),
+                );
                 tasks.push(spawn_oauth_upkeep(o.clone()));
             }
             None => {

@@ -734,6 +734,57 @@ gatehouse_tests::backend_tests! {
         assert_eq!(reqwest::get(server.url().replace("/mcp", "/healthz")).await.unwrap().status(), StatusCode::OK);
     }
 
+    // A client that stops reading is cut off once a write has waited for the
+    // write-stall timeout (SSE streams and JSON answers go through the same
+    // transport and the same fuse), and its session is unharmed. A connection
+    // with traffic outlives the idle timeout.
+    async fn stalled_readers_are_cut_off_busy_connections_are_not(db) {
+        use tokio::io::AsyncWriteExt;
+        let server = TestServer::start_with(&db, gatehouse_tests::testkit::app(), connection_limits(|c| {
+            c.write_stall_timeout = Duration::from_secs(1);
+            c.idle_timeout = Duration::from_secs(60);
+        })).await;
+        let session = server.client().initialize("2025-11-25").await;
+        // An answer of about 7.6 MB (the argument twice), more than the
+        // kernel's socket buffers hold, to a socket with a 4 KB receive buffer
+        // that is never read.
+        let who = "x".repeat(3_800_000);
+        let body = json!({ "jsonrpc": "2.0", "id": 9, "method": "prompts/get",
+            "params": { "name": "conversation", "arguments": { "who": who } } }).to_string();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut stalled = socket.connect(server.running.local_addr()).await.unwrap();
+        stalled.write_all(format!(
+            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMcp-Session-Id: {}\r\nMcp-Protocol-Version: 2025-11-25\r\nContent-Length: {}\r\n\r\n",
+            session.id, body.len()
+        ).as_bytes()).await.unwrap();
+        stalled.write_all(body.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let (got, closed) = read_until_closed(&mut stalled, Duration::from_secs(10)).await;
+        assert!(got.starts_with("HTTP/1.1 200"), "{}", &got[..got.len().min(200)]);
+        assert!(closed, "a reader that stalled is cut off (read {} bytes)", got.len());
+        assert!(got.len() < 2 * who.len(), "cut off before the answer was written ({} bytes)", got.len());
+        // The session is unharmed.
+        let r = session.request("prompts/get", json!({ "name": "conversation", "arguments": { "who": "Ada" } })).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.body()["result"]["messages"][0]["content"]["text"], "Hi, I am Ada.");
+
+        // Traffic keeps a connection open past the idle timeout.
+        let server = TestServer::start_with(&db, gatehouse_tests::testkit::app(), connection_limits(|c| {
+            c.idle_timeout = Duration::from_secs(1);
+        })).await;
+        let mut busy = raw(&server).await;
+        for _ in 0..8 {
+            busy.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.unwrap();
+            let mut buf = [0u8; 512];
+            let n = tokio::io::AsyncReadExt::read(&mut busy, &mut buf).await.unwrap();
+            assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "still served on the same connection");
+            tokio::time::sleep(Duration::from_millis(400)).await;
+        }
+        let (_, closed) = read_until_closed(&mut busy, Duration::from_secs(5)).await;
+        assert!(closed, "and closed once quiet");
+    }
+
     // Every request has a deadline: with a statement waiting on another
     // writer's lock for longer than a request may take (the store's own
     // deadline is 20 s here), the answer is 503 at the request's deadline,

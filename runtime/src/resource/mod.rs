@@ -8,7 +8,7 @@
 mod verified;
 
 use salvo::http::headers::authorization::Bearer;
-use salvo::http::headers::{Authorization, HeaderMapExt};
+use salvo::http::headers::{Authorization, Header};
 use std::sync::Arc;
 
 use salvo::http::StatusCode;
@@ -91,12 +91,13 @@ impl BearerAuth {
         &self,
         req: &Request,
     ) -> Result<Arc<Principal>, (StatusCode, Option<String>)> {
-        if !req.headers().contains_key(header::AUTHORIZATION) {
+        let Some(value) = req.headers().get(header::AUTHORIZATION) else {
             return Err((StatusCode::UNAUTHORIZED, None));
-        }
-        let bearer = req
-            .headers()
-            .typed_get::<Authorization<Bearer>>()
+        };
+        // The headers crate reads the credentials (scheme case-insensitive);
+        // given the one value already found, not looked up again.
+        let bearer = Authorization::<Bearer>::decode(&mut std::iter::once(value))
+            .ok()
             .filter(|b| !b.token().trim().is_empty());
         let Some(bearer) = bearer else {
             return Err((

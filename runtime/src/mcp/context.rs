@@ -3,62 +3,19 @@
 //! the client) and the error types that map to exactly one wire error each.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::core::Core;
+pub use super::handle::ClientRequestError;
+use super::handle::ServerHandle;
 use super::jsonrpc::{self, RequestId};
+use super::logging::LogLevel;
 use super::outbound::Outbound;
 use super::session::Session;
 use super::version::ProtocolVersion;
 use crate::principal::Principal;
-
-/// Severity of a log message (`logging/setLevel`, `notifications/message`), in
-/// increasing order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum LogLevel {
-    Debug,
-    Info,
-    Notice,
-    Warning,
-    Error,
-    Critical,
-    Alert,
-    Emergency,
-}
-
-impl LogLevel {
-    pub const ALL: [LogLevel; 8] = [
-        LogLevel::Debug,
-        LogLevel::Info,
-        LogLevel::Notice,
-        LogLevel::Warning,
-        LogLevel::Error,
-        LogLevel::Critical,
-        LogLevel::Alert,
-        LogLevel::Emergency,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogLevel::Debug => "debug",
-            LogLevel::Info => "info",
-            LogLevel::Notice => "notice",
-            LogLevel::Warning => "warning",
-            LogLevel::Error => "error",
-            LogLevel::Critical => "critical",
-            LogLevel::Alert => "alert",
-            LogLevel::Emergency => "emergency",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<LogLevel> {
-        Self::ALL.into_iter().find(|l| l.as_str() == s)
-    }
-}
 
 /// A tool (or prompt handler) failed.
 #[derive(Debug, thiserror::Error)]
@@ -143,23 +100,6 @@ impl From<serde_json::Error> for ResourceError {
     }
 }
 
-/// A request the server sent to the client did not succeed.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum ClientRequestError {
-    /// L-8: the client did not declare the capability this request needs.
-    #[error("the client does not support {0}")]
-    Unsupported(&'static str),
-    /// The client answered with a JSON-RPC error.
-    #[error("the client answered with error {code}: {message}")]
-    Rejected { code: i64, message: String },
-    #[error("the client did not answer within {0:?}")]
-    TimedOut(Duration),
-    #[error("the request was cancelled")]
-    Cancelled,
-    #[error("the stream to the client is closed")]
-    Closed,
-}
-
 /// What `completion/complete` asks about.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CompletionRef {
@@ -186,7 +126,7 @@ pub struct Context {
 }
 
 struct Inner {
-    core: Arc<Core>,
+    server: Arc<dyn ServerHandle>,
     session: Session,
     principal: Arc<Principal>,
     request_id: RequestId,
@@ -199,7 +139,8 @@ struct Inner {
 /// What a request's context is made of; the session and the caller are shared,
 /// not copied.
 pub(crate) struct ContextParts {
-    pub core: Arc<Core>,
+    /// What the request may ask of the server beyond its own stream.
+    pub server: Arc<dyn ServerHandle>,
     pub session: Session,
     pub principal: Arc<Principal>,
     pub request_id: RequestId,
@@ -212,7 +153,7 @@ impl Context {
     pub(crate) fn new(p: ContextParts) -> Context {
         Context {
             inner: Arc::new(Inner {
-                core: p.core,
+                server: p.server,
                 session: p.session,
                 principal: p.principal,
                 request_id: p.request_id,
@@ -319,7 +260,7 @@ impl Context {
     /// Never return this token to the client (U-14: no token passthrough).
     pub async fn upstream_token(&self, provider: &str) -> Result<String, ToolError> {
         use crate::oauth::upstream::tokens::UpstreamTokenError;
-        let Some(upstream) = &self.inner.core.upstream else {
+        let Some(upstream) = self.inner.server.upstream() else {
             return Err(ToolError::failed(format!(
                 "this server has no sign-in providers (auth: none); `{provider}` has no tokens"
             )));
@@ -334,7 +275,7 @@ impl Context {
     /// Tell sessions subscribed to `uri` (`resources/subscribe`) that it changed.
     pub async fn notify_resource_updated(&self, uri: &str) -> Result<(), ToolError> {
         self.inner
-            .core
+            .server
             .resource_updated(uri)
             .await
             .map_err(ToolError::internal)
@@ -360,7 +301,7 @@ impl Context {
     pub async fn notify_session(&self, method: &str, params: Value) -> Result<(), ToolError> {
         let message = jsonrpc::notification(method, params);
         self.inner
-            .core
+            .server
             .notify_session(&self.inner.session.id, &message)
             .await
             .map_err(ToolError::internal)
@@ -369,15 +310,16 @@ impl Context {
     /// Send a request to the client on this request's stream and wait for its
     /// answer (the `result` member).
     pub async fn request(&self, method: &str, params: Value) -> Result<Value, ClientRequestError> {
-        let core = self.inner.core.clone();
-        core.client_request(
-            &self.inner.session.id,
-            &self.inner.out,
-            &self.inner.cancel,
-            method,
-            params,
-        )
-        .await
+        self.inner
+            .server
+            .client_request(
+                &self.inner.session.id,
+                &self.inner.out,
+                &self.inner.cancel,
+                method,
+                params,
+            )
+            .await
     }
 
     /// `sampling/createMessage`: ask the client's model for a completion.

@@ -7,25 +7,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::broker::{Broker, Signal};
-use super::catalog::{Catalog, MessageTemplate, ResourceSource};
-use super::context::{
-    ClientRequestError, CompletionRef, CompletionRequest, Context, ContextParts, LogLevel,
-    ResourceError, ToolError,
-};
+use super::catalog::Catalog;
+use super::context::{ClientRequestError, Context, ContextParts};
 use super::definition::Handlers;
 use super::error::McpError;
+use super::handle::ServerHandle;
 use super::inflight::InFlight;
 use super::jsonrpc::{self, Notification, Request, RequestId, Response, params_object};
+use super::methods::Methods;
+use super::methods::params::{
+    CallToolParams, CompleteParams, GetPromptParams, ListParams, SetLevelParams, UriParams,
+};
 use super::outbound::Outbound;
-use super::pagination;
 use super::session::{Session, Sessions};
 use super::version::ProtocolVersion;
-use super::wire::{self, Content, ResourceContents, ToolResult};
+use super::wire::ToolResult;
 use crate::principal::Principal;
 use crate::store::{Store, StoreError, now_ms};
 
@@ -104,8 +105,8 @@ enum Answer {
 pub(crate) type RequestRun = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 pub(crate) struct Core {
-    pub catalog: Catalog,
-    pub handlers: Arc<dyn Handlers>,
+    /// The method families (tools, prompts, resources, completion).
+    pub methods: Methods,
     pub store: Store,
     pub sessions: Sessions,
     pub broker: Broker,
@@ -115,11 +116,6 @@ pub(crate) struct Core {
     pub settings: Settings,
     /// Sign-in providers whose tokens tools may ask for (with OAuth).
     pub upstream: Option<Arc<crate::oauth::upstream::Upstream>>,
-    prompts: minijinja::Environment<'static>,
-}
-
-fn template_name(prompt: &str, index: usize) -> String {
-    format!("{prompt}#{index}")
 }
 
 impl Core {
@@ -130,35 +126,15 @@ impl Core {
         settings: Settings,
         upstream: Option<Arc<crate::oauth::upstream::Upstream>>,
     ) -> Core {
-        let mut prompts = minijinja::Environment::new();
-        // Prompts are plain text for a model, not HTML: no auto-escaping.
-        prompts.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-        // Block tags (`{% for %}`…) take their line with them, as in most Jinja setups.
-        prompts.set_syntax(
-            minijinja::syntax::SyntaxConfig::builder()
-                .trim_blocks(true)
-                .lstrip_blocks(true)
-                .build()
-                .expect("the default delimiters are valid"),
-        );
-        for p in &catalog.prompts {
-            for (i, source) in p.templates.iter().enumerate() {
-                prompts
-                    .add_template_owned(template_name(&p.info.name, i), source.clone())
-                    .expect("prompt templates were checked by the spec loader");
-            }
-        }
         Core {
             sessions: Sessions::new(store.clone(), settings.session_idle_timeout),
             broker: Broker::new(store.clone()),
             inflight: Arc::new(InFlight::default()),
             streams: super::stream_counts::StreamCounts::new(settings.streams_per_user),
-            catalog,
-            handlers,
+            methods: Methods::new(catalog, handlers, settings.page_size),
             store,
             settings,
             upstream,
-            prompts,
         }
     }
 
@@ -226,46 +202,20 @@ impl Core {
         }
         let mut result = json!({
             "protocolVersion": version.as_str(),
-            "capabilities": self.catalog.capabilities(),
-            "serverInfo": self.catalog.server_info.for_version(version),
+            "capabilities": self.methods.catalog().capabilities(),
+            "serverInfo": self.methods.catalog().server_info.for_version(version),
         });
-        if let Some(i) = &self.catalog.instructions {
+        if let Some(i) = &self.methods.catalog().instructions {
             result["instructions"] = json!(i);
         }
         tracing::info!(session = %session.id, %version, client = %client_info["name"], "session created");
         Ok((session, jsonrpc::result_message(&req.id, &result)))
     }
 
-    /// The scopes a `tools/call` needs that the caller's token lacks (A-RS-10);
-    /// empty when nothing is missing or the server has no OAuth.
+    /// The scopes a request needs that the caller's token lacks (A-RS-10).
     pub(crate) fn missing_scopes(&self, principal: &Principal, req: &Request) -> Vec<String> {
-        let Some(granted) = &principal.scopes else {
-            return Vec::new();
-        };
-        let param = |key: &str| req.params.as_ref().and_then(|p| p.get(key));
-        let text = |key: &str| param(key).and_then(Value::as_str);
-        // Every method that reads or changes data needs the scopes of what it
-        // touches; lists show everything (as for tools). Unknown names get no
-        // scope check here: the method itself answers with its own error.
-        let needed: &[String] = match req.method.as_str() {
-            "tools/call" => text("name")
-                .and_then(|n| self.catalog.tool(n))
-                .map(|t| &t.scopes[..]),
-            "prompts/get" => text("name")
-                .and_then(|n| self.catalog.prompt(n))
-                .map(|p| &p.scopes[..]),
-            "resources/read" | "resources/subscribe" => {
-                text("uri").and_then(|u| self.catalog.resource_scopes(u))
-            }
-            "completion/complete" => param("ref").and_then(|r| self.catalog.completion_scopes(r)),
-            _ => None,
-        }
-        .unwrap_or(&[]);
-        needed
-            .iter()
-            .filter(|s| !granted.contains(s))
-            .cloned()
-            .collect()
+        self.methods
+            .missing_scopes(principal, &req.method, req.params.as_ref())
     }
 
     /// A notification from the client: never answered (L-1).
@@ -399,7 +349,7 @@ impl Core {
             .cloned();
         let v = session.version;
         let ctx = Context::new(ContextParts {
-            core: self.clone(),
+            server: self.clone(),
             session: session.clone(),
             principal,
             request_id: req.id.clone(),
@@ -408,418 +358,69 @@ impl Core {
             cancel,
         });
         let params = req.params;
+        let catalog = self.methods.catalog();
         let result = match req.method.as_str() {
             "ping" => Ok(json!({})),
             "initialize" => Err(McpError::InvalidRequest(
                 "`initialize` starts a new session; send it without Mcp-Session-Id".into(),
             )),
-            "tools/list" => {
-                let p = params_object(params)?;
-                let tools: Vec<Value> = self
-                    .catalog
-                    .tools
-                    .iter()
-                    .map(|t| json!(t.info.for_version(v)))
-                    .collect();
-                self.page("tools", &tools, &p)
-            }
+            "tools/list" => self.methods.list_tools(v, &ListParams::parse(params)?),
             "tools/call" => {
-                let result = self.call_tool(ctx, params_object(params)?).await?;
+                let result = self
+                    .methods
+                    .call_tool(ctx, CallToolParams::parse(params)?)
+                    .await?;
                 return Ok(Answer::Tool(result));
             }
-            "prompts/list" if self.catalog.has_prompts() => {
-                let p = params_object(params)?;
-                let prompts: Vec<Value> = self
-                    .catalog
-                    .prompts
-                    .iter()
-                    .map(|p| json!(p.info.for_version(v)))
-                    .collect();
-                self.page("prompts", &prompts, &p)
+            "prompts/list" if catalog.has_prompts() => {
+                self.methods.list_prompts(v, &ListParams::parse(params)?)
             }
-            "prompts/get" if self.catalog.has_prompts() => {
-                self.get_prompt(ctx, params_object(params)?).await
+            "prompts/get" if catalog.has_prompts() => {
+                self.methods
+                    .get_prompt(ctx, GetPromptParams::parse(params)?)
+                    .await
             }
-            "resources/list" if self.catalog.has_resources() => {
-                let p = params_object(params)?;
-                let resources: Vec<Value> = self
-                    .catalog
-                    .resources
-                    .iter()
-                    .map(|r| json!(r.info.for_version(v)))
-                    .collect();
-                self.page("resources", &resources, &p)
+            "resources/list" if catalog.has_resources() => {
+                self.methods.list_resources(v, &ListParams::parse(params)?)
             }
-            "resources/templates/list" if self.catalog.has_resources() => {
-                let p = params_object(params)?;
-                let templates: Vec<Value> = self
-                    .catalog
-                    .templates
-                    .iter()
-                    .map(|t| json!(t.info.for_version(v)))
-                    .collect();
-                self.page("resourceTemplates", &templates, &p)
+            "resources/templates/list" if catalog.has_resources() => self
+                .methods
+                .list_resource_templates(v, &ListParams::parse(params)?),
+            "resources/read" if catalog.has_resources() => {
+                self.methods
+                    .read_resource(ctx, UriParams::parse(params)?)
+                    .await
             }
-            "resources/read" if self.catalog.has_resources() => {
-                self.read_resource(ctx, params_object(params)?).await
-            }
-            "resources/subscribe" | "resources/unsubscribe" if self.catalog.has_subscriptions() => {
-                let p = params_object(params)?;
-                let uri = p
-                    .get("uri")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| McpError::InvalidParams("`uri` must be a string".into()))?;
+            "resources/subscribe" | "resources/unsubscribe" if catalog.has_subscriptions() => {
+                let uri = UriParams::parse(params)?.uri;
                 if req.method == "resources/unsubscribe" {
-                    self.store.unsubscribe(&session.id, uri).await?;
+                    self.store.unsubscribe(&session.id, &uri).await?;
                     return Ok(Answer::Value(json!({})));
                 }
-                match self.catalog.resources.iter().find(|r| r.info.uri == uri) {
+                match self.methods.resource(&uri) {
                     Some(r) if r.subscribe => {
-                        self.store.subscribe(&session.id, uri, now_ms()).await?;
+                        self.store.subscribe(&session.id, &uri, now_ms()).await?;
                         Ok(json!({}))
                     }
                     Some(_) => Err(McpError::InvalidParams(format!(
                         "resource `{uri}` does not support subscriptions"
                     ))),
-                    None => Err(McpError::ResourceNotFound {
-                        uri: uri.to_string(),
-                    }),
+                    None => Err(McpError::ResourceNotFound { uri }),
                 }
             }
             "logging/setLevel" => {
-                let p = params_object(params)?;
-                let level = p
-                    .get("level")
-                    .and_then(Value::as_str)
-                    .and_then(LogLevel::parse)
-                    .ok_or_else(|| {
-                        McpError::InvalidParams(
-                            "`level` must be one of debug, info, notice, warning, error, critical, alert, emergency"
-                                .into(),
-                        )
-                    })?;
+                let level = SetLevelParams::parse(params)?.level;
                 self.sessions.set_log_level(&session.id, level).await?;
                 Ok(json!({}))
             }
-            "completion/complete" if self.catalog.has_prompts() || self.catalog.has_resources() => {
-                self.complete(ctx, params_object(params)?).await
+            "completion/complete" if catalog.has_prompts() || catalog.has_resources() => {
+                self.methods
+                    .complete(ctx, CompleteParams::parse(params)?)
+                    .await
             }
             other => Err(McpError::MethodNotFound(other.to_string())),
         };
         result.map(Answer::Value)
-    }
-
-    fn page(
-        &self,
-        key: &str,
-        items: &[Value],
-        params: &Map<String, Value>,
-    ) -> Result<Value, McpError> {
-        let cursor = match params.get("cursor") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(c)) => Some(c.as_str()),
-            Some(_) => return Err(McpError::InvalidParams("`cursor` must be a string".into())),
-        };
-        let (page, next) = pagination::page(items, cursor, self.settings.page_size)?;
-        let mut result = json!({ key: page });
-        if let Some(n) = next {
-            result["nextCursor"] = json!(n);
-        }
-        Ok(result)
-    }
-
-    // --- tools ---------------------------------------------------------------------
-
-    async fn call_tool(
-        &self,
-        ctx: Context,
-        mut params: Map<String, Value>,
-    ) -> Result<ToolResult, McpError> {
-        let v = ctx.protocol_version();
-        let args = match params.remove("arguments") {
-            None | Some(Value::Null) => json!({}),
-            Some(a) => a,
-        };
-        let name = params
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| McpError::InvalidParams("`name` must be a string".into()))?;
-        let tool = self
-            .catalog
-            .tool(name)
-            .ok_or_else(|| McpError::InvalidParams(format!("Unknown tool: {name}")))?;
-        // The quick yes/no first; the list of problems only for bad arguments.
-        let outcome = if tool.validator.is_valid(&args) {
-            self.handlers.call_tool(name, ctx, args).await
-        } else {
-            let problems: Vec<String> = tool
-                .validator
-                .iter_errors(&args)
-                .map(|e| {
-                    let at = e.instance_path().to_string();
-                    if at.is_empty() {
-                        e.to_string()
-                    } else {
-                        format!("{at}: {e}")
-                    }
-                })
-                .collect();
-            Err(ToolError::InvalidArguments(problems.join("; ")))
-        };
-        let result = match outcome {
-            Ok(result) => result,
-            Err(ToolError::Failed(message)) => ToolResult::error(message),
-            Err(ToolError::InvalidArguments(message)) if v.is_2025_11_25_or_later() => {
-                ToolResult::error(format!("Invalid arguments for tool {name}: {message}"))
-            }
-            Err(ToolError::InvalidArguments(message)) => {
-                return Err(McpError::InvalidParams(format!(
-                    "Invalid arguments for tool {name}: {message}"
-                )));
-            }
-            Err(ToolError::Internal(e)) => {
-                tracing::error!(tool = name, error = %format!("{e:#}"), "tool failed");
-                ToolResult::error(format!("Tool {name} failed with an internal error."))
-            }
-        };
-        Ok(result.into_version(v))
-    }
-
-    // --- prompts -------------------------------------------------------------------
-
-    async fn get_prompt(
-        &self,
-        ctx: Context,
-        params: Map<String, Value>,
-    ) -> Result<Value, McpError> {
-        let name = params
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| McpError::InvalidParams("`name` must be a string".into()))?;
-        let prompt = self
-            .catalog
-            .prompt(name)
-            .ok_or_else(|| McpError::InvalidParams(format!("Unknown prompt: {name}")))?;
-        let args = match params.get("arguments") {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(m)) => m.clone(),
-            Some(_) => {
-                return Err(McpError::InvalidParams(
-                    "`arguments` must be an object".into(),
-                ));
-            }
-        };
-        for (key, value) in &args {
-            if !prompt.spec.arguments.contains_key(key) {
-                return Err(McpError::InvalidParams(format!(
-                    "Unknown argument `{key}` for prompt {name}"
-                )));
-            }
-            if !value.is_string() {
-                return Err(McpError::InvalidParams(format!(
-                    "Argument `{key}` must be a string"
-                )));
-            }
-        }
-        for (arg, def) in &prompt.spec.arguments {
-            if def.required && !args.contains_key(arg) {
-                return Err(McpError::InvalidParams(format!(
-                    "Missing required argument `{arg}` for prompt {name}"
-                )));
-            }
-        }
-        let mut vars = if prompt.handler {
-            self.handlers
-                .prompt_variables(name, ctx, args.clone())
-                .await
-                .map_err(|e| match e {
-                    ToolError::Failed(m) | ToolError::InvalidArguments(m) => {
-                        McpError::InvalidParams(m)
-                    }
-                    ToolError::Internal(e) => McpError::internal(format!("{e:#}")),
-                })?
-        } else {
-            Map::new()
-        };
-        vars.extend(args);
-        let vars = Value::Object(vars);
-        let render = |i: usize| {
-            self.prompts
-                .get_template(&template_name(name, i))
-                .and_then(|t| t.render(minijinja::value::Serde(&vars)))
-                .map_err(|e| McpError::internal(format!("prompt {name}: {e}")))
-        };
-        let mut messages = Vec::new();
-        for (role, message) in &prompt.messages {
-            let content = match message {
-                MessageTemplate::Text(i) => Content::text(render(*i)?),
-                MessageTemplate::Image { bytes, mime_type } => {
-                    Content::image(bytes, mime_type.clone())
-                }
-                MessageTemplate::Resource {
-                    uri,
-                    mime_type,
-                    text,
-                } => Content::resource(ResourceContents::text(
-                    render(*uri)?,
-                    mime_type.as_deref(),
-                    render(*text)?,
-                )),
-            };
-            messages.push(wire::PromptMessage {
-                role: *role,
-                content,
-            });
-        }
-        Ok(json!({ "description": prompt.info.description, "messages": messages }))
-    }
-
-    // --- resources -----------------------------------------------------------------
-
-    async fn read_resource(
-        &self,
-        ctx: Context,
-        params: Map<String, Value>,
-    ) -> Result<Value, McpError> {
-        let uri = params
-            .get("uri")
-            .and_then(Value::as_str)
-            .ok_or_else(|| McpError::InvalidParams("`uri` must be a string".into()))?;
-        if url::Url::parse(uri).is_err() {
-            return Err(McpError::InvalidParams(format!(
-                "`{uri}` is not an absolute URI"
-            )));
-        }
-        let not_found = || McpError::ResourceNotFound {
-            uri: uri.to_string(),
-        };
-        let handled = |r: Result<Vec<ResourceContents>, ResourceError>| match r {
-            Ok(contents) => Ok(json!({ "contents": contents })),
-            Err(ResourceError::NotFound) => Err(not_found()),
-            Err(ResourceError::InvalidUri(m)) => Err(McpError::InvalidParams(m)),
-            Err(ResourceError::Internal(e)) => Err(McpError::internal(format!("{e:#}"))),
-        };
-        if let Some(r) = self.catalog.resources.iter().find(|r| r.info.uri == uri) {
-            let mime = r.info.mime_type.as_deref();
-            let contents = match &r.source {
-                ResourceSource::Text(t) => ResourceContents::text(uri, mime, t.clone()),
-                ResourceSource::File(bytes) => ResourceContents::from_bytes(uri, mime, bytes),
-                ResourceSource::Handler => {
-                    let name = r.info.name.clone();
-                    return handled(
-                        self.handlers
-                            .read_resource(&name, ctx, uri.to_string(), Vec::new())
-                            .await,
-                    );
-                }
-            };
-            return Ok(json!({ "contents": [contents] }));
-        }
-        for t in &self.catalog.templates {
-            if let Some(raw) = t.template.matches(uri) {
-                let mut vars = Vec::with_capacity(raw.len());
-                for (k, v) in raw {
-                    let decoded = percent_encoding::percent_decode_str(&v)
-                        .decode_utf8()
-                        .map_err(|_| {
-                            McpError::InvalidParams(format!("`{k}` in `{uri}` is not UTF-8"))
-                        })?;
-                    vars.push((k, decoded.into_owned()));
-                }
-                let name = t.info.name.clone();
-                return handled(
-                    self.handlers
-                        .read_resource(&name, ctx, uri.to_string(), vars)
-                        .await,
-                );
-            }
-        }
-        Err(not_found())
-    }
-
-    // --- completion ----------------------------------------------------------------
-
-    async fn complete(&self, ctx: Context, params: Map<String, Value>) -> Result<Value, McpError> {
-        let bad = |m: &str| McpError::InvalidParams(m.to_string());
-        let reference = params.get("ref").ok_or_else(|| bad("`ref` is required"))?;
-        let argument = params
-            .get("argument")
-            .ok_or_else(|| bad("`argument` is required"))?;
-        let arg_name = argument
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad("`argument.name` must be a string"))?;
-        let value = argument
-            .get("value")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad("`argument.value` must be a string"))?;
-        let arguments = params
-            .get("context")
-            .and_then(|c| c.get("arguments"))
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        let reference = match reference.get("type").and_then(Value::as_str) {
-            Some("ref/prompt") => {
-                let name = reference
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| bad("`ref.name` must be a string"))?;
-                let prompt = self
-                    .catalog
-                    .prompt(name)
-                    .ok_or_else(|| McpError::InvalidParams(format!("Unknown prompt: {name}")))?;
-                let def = prompt.spec.arguments.get(arg_name).ok_or_else(|| {
-                    McpError::InvalidParams(format!("Prompt {name} has no argument `{arg_name}`"))
-                })?;
-                if let Some(values) = &def.values {
-                    let needle = value.to_lowercase();
-                    let matching: Vec<String> = values
-                        .iter()
-                        .filter(|v| v.to_lowercase().starts_with(&needle))
-                        .cloned()
-                        .collect();
-                    return Ok(completion(matching));
-                }
-                CompletionRef::Prompt {
-                    name: name.to_string(),
-                }
-            }
-            Some("ref/resource") => {
-                let uri = reference
-                    .get("uri")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| bad("`ref.uri` must be a string"))?;
-                let known = self
-                    .catalog
-                    .templates
-                    .iter()
-                    .any(|t| t.info.uri_template == uri)
-                    || self.catalog.resources.iter().any(|r| r.info.uri == uri);
-                if !known {
-                    return Err(McpError::InvalidParams(format!("Unknown resource: {uri}")));
-                }
-                CompletionRef::Resource {
-                    uri: uri.to_string(),
-                }
-            }
-            _ => return Err(bad("`ref.type` must be ref/prompt or ref/resource")),
-        };
-        let request = CompletionRequest {
-            reference,
-            argument: arg_name.to_string(),
-            value: value.to_string(),
-            arguments,
-        };
-        let values = self
-            .handlers
-            .complete(ctx, request)
-            .await
-            .map_err(|e| match e {
-                ToolError::Failed(m) | ToolError::InvalidArguments(m) => McpError::InvalidParams(m),
-                ToolError::Internal(e) => McpError::internal(format!("{e:#}")),
-            })?;
-        Ok(completion(values))
     }
 
     // --- server → client -----------------------------------------------------------
@@ -834,14 +435,14 @@ impl Core {
             .store
             .append_event(
                 session,
-                super::streams::STANDALONE,
+                super::session::STANDALONE_STREAM,
                 &message.to_string(),
                 false,
                 now_ms(),
             )
             .await?;
         self.broker
-            .event_appended(session, super::streams::STANDALONE, seq);
+            .event_appended(session, super::session::STANDALONE_STREAM, seq);
         Ok(())
     }
 
@@ -992,8 +593,28 @@ impl Core {
     }
 }
 
-fn completion(mut values: Vec<String>) -> Value {
-    let total = values.len();
-    values.truncate(100);
-    json!({ "completion": { "values": values, "total": total, "hasMore": total > 100 } })
+#[salvo::async_trait]
+impl ServerHandle for Core {
+    async fn notify_session(&self, session: &str, message: &Value) -> Result<(), StoreError> {
+        Core::notify_session(self, session, message).await
+    }
+
+    async fn resource_updated(&self, uri: &str) -> Result<(), StoreError> {
+        Core::resource_updated(self, uri).await
+    }
+
+    async fn client_request(
+        &self,
+        session: &str,
+        out: &Outbound,
+        cancel: &CancellationToken,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, ClientRequestError> {
+        Core::client_request(self, session, out, cancel, method, params).await
+    }
+
+    fn upstream(&self) -> Option<&Arc<crate::oauth::upstream::Upstream>> {
+        self.upstream.as_ref()
+    }
 }

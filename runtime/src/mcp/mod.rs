@@ -7,8 +7,13 @@ mod context;
 pub(crate) mod core;
 mod definition;
 mod error;
+mod handle;
 mod inflight;
 pub mod jsonrpc;
+#[cfg(test)]
+mod layering;
+mod logging;
+mod methods;
 mod outbound;
 mod pagination;
 mod session;
@@ -19,11 +24,11 @@ mod version;
 pub mod wire;
 
 pub use context::{
-    ClientRequestError, CompletionRef, CompletionRequest, Context, LogLevel, ResourceError,
-    ToolError,
+    ClientRequestError, CompletionRef, CompletionRequest, Context, ResourceError, ToolError,
 };
 pub use core::Settings;
 pub use definition::{BoxFuture, Handlers, ServerDefinition, ToolSchemas, schema_for};
 pub use error::{McpError, TransportError};
+pub use logging::LogLevel;
 pub use transport::{McpEndpoint, SESSION_HEADER, VERSION_HEADER};
 pub use version::ProtocolVersion;

@@ -7,9 +7,13 @@ use std::time::Duration;
 use quick_cache::sync::Cache;
 use serde_json::Value;
 
-use super::context::LogLevel;
+use super::logging::LogLevel;
 use super::version::ProtocolVersion;
 use crate::store::{SessionRow, Store, StoreResult, now_ms};
+
+/// The session's standalone stream (its event-log key), opened by GET
+/// without `Last-Event-ID`; notifications unrelated to a request go there.
+pub(crate) const STANDALONE_STREAM: &str = "g";
 
 /// How often `last_seen` is written at most (or a quarter of the idle timeout, if
 /// shorter); requests within this window do not write.

@@ -20,8 +20,7 @@ use super::session::Session;
 use super::version::ProtocolVersion;
 use crate::store::now_ms;
 
-/// The session's standalone stream, opened by GET without `Last-Event-ID`.
-pub(crate) const STANDALONE: &str = "g";
+use super::session::STANDALONE_STREAM as STANDALONE;
 
 /// What a POST gets back.
 pub(crate) enum Reply {

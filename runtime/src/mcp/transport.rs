@@ -340,9 +340,12 @@ impl McpEndpoint {
             None => {
                 let state = core
                     .store
-                    .open_stream(&session.id, streams::STANDALONE, now_ms())
+                    .open_stream(&session.id, super::session::STANDALONE_STREAM, now_ms())
                     .await?;
-                (streams::STANDALONE.to_string(), state.last_seq)
+                (
+                    super::session::STANDALONE_STREAM.to_string(),
+                    state.last_seq,
+                )
             }
         };
         // A new stream is primed (2025-11-25) so the client holds an id to resume

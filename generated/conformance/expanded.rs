@@ -157,6 +157,30 @@ pub struct TestElicitationSep1034DefaultsArgs {}
 #[serde(crate = "::gatehouse::__private::serde", deny_unknown_fields)]
 #[schemars(crate = "::gatehouse::__private::schemars")]
 pub struct TestElicitationSep1330EnumsArgs {}
+/// Arguments of the `test_missing_capability` tool.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::gatehouse::__private::serde::Deserialize,
+    ::gatehouse::__private::serde::Serialize,
+    ::gatehouse::__private::schemars::JsonSchema
+)]
+#[serde(crate = "::gatehouse::__private::serde", deny_unknown_fields)]
+#[schemars(crate = "::gatehouse::__private::schemars")]
+pub struct TestMissingCapabilityArgs {}
+/// Arguments of the `test_logging_tool` tool.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::gatehouse::__private::serde::Deserialize,
+    ::gatehouse::__private::serde::Serialize,
+    ::gatehouse::__private::schemars::JsonSchema
+)]
+#[serde(crate = "::gatehouse::__private::serde", deny_unknown_fields)]
+#[schemars(crate = "::gatehouse::__private::schemars")]
+pub struct TestLoggingToolArgs {}
 /// Arguments of the `test_reconnection` tool.
 #[derive(
     Debug,
@@ -283,6 +307,22 @@ pub trait Tools: ::core::marker::Send + ::core::marker::Sync + 'static {
         &self,
         ctx: ::gatehouse::Context,
         args: TestElicitationSep1330EnumsArgs,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<::gatehouse::ToolResult, ::gatehouse::ToolError>,
+    > + ::core::marker::Send;
+    /// Tool `test_missing_capability`: Needs the client's sampling capability (2026-07-28 diagnostic; -32021 when the request does not declare it).
+    fn test_missing_capability(
+        &self,
+        ctx: ::gatehouse::Context,
+        args: TestMissingCapabilityArgs,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<::gatehouse::ToolResult, ::gatehouse::ToolError>,
+    > + ::core::marker::Send;
+    /// Tool `test_logging_tool`: Logs a message (2026-07-28 diagnostic; nothing is sent unless the request sets a log level).
+    fn test_logging_tool(
+        &self,
+        ctx: ::gatehouse::Context,
+        args: TestLoggingToolArgs,
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<::gatehouse::ToolResult, ::gatehouse::ToolError>,
     > + ::core::marker::Send;
@@ -440,6 +480,22 @@ impl<T: Tools> ::gatehouse::__private::Handlers for Dispatch<T> {
                     self.0.test_elicitation_sep1330_enums(ctx, args).await
                 })
             }
+            "test_missing_capability" => {
+                ::std::boxed::Box::pin(async move {
+                    let args: TestMissingCapabilityArgs = ::gatehouse::__private::parse_args(
+                        args,
+                    )?;
+                    self.0.test_missing_capability(ctx, args).await
+                })
+            }
+            "test_logging_tool" => {
+                ::std::boxed::Box::pin(async move {
+                    let args: TestLoggingToolArgs = ::gatehouse::__private::parse_args(
+                        args,
+                    )?;
+                    self.0.test_logging_tool(ctx, args).await
+                })
+            }
             "test_reconnection" => {
                 ::std::boxed::Box::pin(async move {
                     let args: TestReconnectionArgs = ::gatehouse::__private::parse_args(
@@ -547,7 +603,10 @@ pub fn definition() -> ::gatehouse::__private::ServerDefinition {
             TestElicitationSep1034DefaultsArgs > ("test_elicitation_sep1034_defaults"),
             ::gatehouse::__private::ToolSchemas::of:: < TestElicitationSep1330EnumsArgs >
             ("test_elicitation_sep1330_enums"), ::gatehouse::__private::ToolSchemas::of::
-            < TestReconnectionArgs > ("test_reconnection"),
+            < TestMissingCapabilityArgs > ("test_missing_capability"),
+            ::gatehouse::__private::ToolSchemas::of:: < TestLoggingToolArgs >
+            ("test_logging_tool"), ::gatehouse::__private::ToolSchemas::of:: <
+            TestReconnectionArgs > ("test_reconnection"),
             ::gatehouse::__private::ToolSchemas::raw("json_schema_2020_12_tool", ||
             ::gatehouse::__private::raw_schema("{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"type\":\"object\",\"$defs\":{\"address\":{\"type\":\"object\",\"properties\":{\"street\":{\"type\":\"string\"},\"city\":{\"type\":\"string\"}}}},\"properties\":{\"name\":{\"type\":\"string\"},\"address\":{\"$ref\":\"#/$defs/address\"}},\"additionalProperties\":false}"))
         ],

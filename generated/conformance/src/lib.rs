@@ -142,6 +142,33 @@ impl Tools for ConformanceServer {
         Ok(ToolResult::text("Tool with logging executed successfully"))
     }
 
+    async fn test_missing_capability(
+        &self,
+        ctx: Context,
+        _args: TestMissingCapabilityArgs,
+    ) -> Result<ToolResult, ToolError> {
+        let answer = ctx
+            .create_message(json!({
+                "messages": [{ "role": "user", "content": { "type": "text", "text": "ping" } }],
+                "maxTokens": 10,
+            }))
+            .await?;
+        Ok(ToolResult::text(answer.to_string()))
+    }
+
+    async fn test_logging_tool(
+        &self,
+        ctx: Context,
+        _args: TestLoggingToolArgs,
+    ) -> Result<ToolResult, ToolError> {
+        ctx.log(
+            LogLevel::Warning,
+            Some("conformance"),
+            "a message at warning",
+        );
+        Ok(ToolResult::text("logged"))
+    }
+
     async fn test_error_handling(
         &self,
         _ctx: Context,

@@ -134,6 +134,9 @@ struct Inner {
     out: Outbound,
     cancel: CancellationToken,
     last_progress: Mutex<Option<f64>>,
+    /// A client capability the handler needed and the request did not
+    /// declare (2026-07-28: the request is answered with -32021).
+    missing_capability: Mutex<Option<&'static str>>,
 }
 
 /// What a request's context is made of; the session and the caller are shared,
@@ -161,6 +164,7 @@ impl Context {
                 out: p.out,
                 cancel: p.cancel,
                 last_progress: Mutex::new(None),
+                missing_capability: Mutex::new(None),
             }),
         }
     }
@@ -180,7 +184,7 @@ impl Context {
         self.inner.principal.scopes.as_deref()
     }
 
-    /// The MCP session.
+    /// The MCP session (empty for a 2026-07-28 request, which has none).
     pub fn session_id(&self) -> &str {
         &self.inner.session.id
     }
@@ -239,7 +243,12 @@ impl Context {
     /// Send a log message to the client (`notifications/message`) when its level
     /// passes the session's `logging/setLevel` (default: warning and above).
     pub fn log(&self, level: LogLevel, logger: Option<&str>, data: impl Serialize) {
-        let threshold = self.inner.session.log_level.unwrap_or(LogLevel::Warning);
+        let threshold = match self.inner.session.log_level {
+            Some(l) => l,
+            // 2026-07-28: no messages unless the request asked for a level.
+            None if self.inner.session.stateless => return,
+            None => LogLevel::Warning,
+        };
         if level < threshold {
             return;
         }
@@ -286,7 +295,7 @@ impl Context {
     /// `retry` interval and receives the rest, the response included. Earlier
     /// versions have no priming event to resume from, so for them this does nothing.
     pub fn close_stream(&self) {
-        if self.inner.session.version.is_2025_11_25_or_later() {
+        if self.inner.session.version.is_2025_11_25_or_later() && !self.inner.session.stateless {
             self.inner.out.disconnect();
         }
     }
@@ -331,7 +340,7 @@ impl Context {
             .get("sampling")
             .is_none()
         {
-            return Err(ClientRequestError::Unsupported("sampling"));
+            return Err(self.unsupported("sampling"));
         }
         self.request("sampling/createMessage", params).await
     }
@@ -350,8 +359,28 @@ impl Context {
                 .version
                 .has_titles_and_structured_output()
         {
-            return Err(ClientRequestError::Unsupported("elicitation"));
+            return Err(self.unsupported("elicitation"));
         }
         self.request("elicitation/create", params).await
+    }
+
+    /// L-8: the client did not declare `capability`; remembered so that a
+    /// 2026-07-28 request is answered with -32021 naming it.
+    fn unsupported(&self, capability: &'static str) -> ClientRequestError {
+        *self
+            .inner
+            .missing_capability
+            .lock()
+            .expect("capability lock") = Some(capability);
+        ClientRequestError::Unsupported(capability)
+    }
+
+    /// The client capability the handler needed and did not have, if any.
+    pub(crate) fn missing_capability(&self) -> Option<&'static str> {
+        *self
+            .inner
+            .missing_capability
+            .lock()
+            .expect("capability lock")
     }
 }

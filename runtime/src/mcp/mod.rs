@@ -14,6 +14,7 @@ pub mod jsonrpc;
 mod layering;
 mod logging;
 mod methods;
+mod modern;
 mod outbound;
 mod pagination;
 mod session;

@@ -11,6 +11,9 @@ use super::logging::LogLevel;
 use super::version::ProtocolVersion;
 use crate::store::{SessionRow, Store, StoreResult, now_ms};
 
+/// The header that carries the session id (T-19).
+pub const SESSION_HEADER: &str = "mcp-session-id";
+
 /// The session's standalone stream (its event-log key), opened by GET
 /// without `Last-Event-ID`; notifications unrelated to a request go there.
 pub(crate) const STANDALONE_STREAM: &str = "g";
@@ -31,6 +34,9 @@ pub(crate) struct SessionState {
     pub version: ProtocolVersion,
     pub client_capabilities: Value,
     pub log_level: Option<LogLevel>,
+    /// A 2026-07-28 request's stand-in: no id, nothing stored, no log
+    /// messages unless the request asked for a level.
+    pub stateless: bool,
     last_seen: i64,
 }
 
@@ -50,9 +56,29 @@ impl Session {
                 .unwrap_or(Value::Null),
             log_level: row.log_level.as_deref().and_then(LogLevel::parse),
             owner: row.owner,
+            stateless: false,
             last_seen: row.last_seen,
             id: row.id,
         })))
+    }
+
+    /// What a 2026-07-28 request runs in: its caller, the capabilities and
+    /// log level its `_meta` declares, the latest session-era shapes for its
+    /// results; no session id.
+    pub(crate) fn stateless(
+        owner: &str,
+        client_capabilities: Value,
+        log_level: Option<LogLevel>,
+    ) -> Session {
+        Session(Arc::new(SessionState {
+            id: String::new(),
+            owner: owner.to_string(),
+            version: ProtocolVersion::LATEST,
+            client_capabilities,
+            log_level,
+            stateless: true,
+            last_seen: now_ms(),
+        }))
     }
 
     /// The same session, seen at `now`.

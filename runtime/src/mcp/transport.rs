@@ -15,6 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::core::Core;
 use super::error::{McpError, TransportError};
 use super::jsonrpc::{self, Message, Request as RpcRequest, parse_message};
+use super::modern;
 use super::outbound::Outbound;
 use super::session::Session;
 use super::streams::{self, Reply};
@@ -23,8 +24,8 @@ use crate::principal::Principal;
 use crate::resource::Challenge;
 use crate::store::now_ms;
 
-pub const SESSION_HEADER: &str = "mcp-session-id";
-pub const VERSION_HEADER: &str = "mcp-protocol-version";
+pub use super::session::SESSION_HEADER;
+pub use super::version::VERSION_HEADER;
 
 /// The salvo handler for the MCP endpoint.
 pub struct McpEndpoint {
@@ -83,13 +84,15 @@ impl From<Reply> for Answer {
     }
 }
 
-/// A failed request: HTTP-level, or a JSON-RPC error for one unreadable message.
+/// A failed request: HTTP-level, or a JSON-RPC error for one unreadable message,
+/// or a 2026-07-28 refusal (its own status and body).
 enum Failure {
     Transport(TransportError),
     Rpc {
         id: Option<jsonrpc::RequestId>,
         error: McpError,
     },
+    Modern(modern::Refusal),
 }
 
 impl From<TransportError> for Failure {
@@ -154,6 +157,7 @@ impl Handler for McpEndpoint {
                 }
                 write_json(res, e.status(), &e.body(version));
             }
+            Err(Failure::Modern(refusal)) => write_json(res, refusal.status, &refusal.body),
             Err(Failure::Rpc { id, error }) => {
                 write_json(
                     res,
@@ -178,7 +182,39 @@ impl McpEndpoint {
             serde_json::from_slice(&body).map_err(|e| TransportError::Parse(e.to_string()))?;
         match value {
             Value::Array(items) => self.post_batch(req, principal, items).await,
+            single if modern::claims_modern(req.headers(), &single) => {
+                self.post_modern(req, principal, single).await
+            }
             single => self.post_single(req, principal, single).await,
+        }
+    }
+
+    /// A 2026-07-28 message (`modern.rs`): no session; a notification or a
+    /// response is accepted and has nothing to act on in this era yet.
+    async fn post_modern(
+        &self,
+        req: &Request,
+        principal: &Arc<Principal>,
+        value: Value,
+    ) -> Result<Answer, Failure> {
+        let message = parse_message(value).map_err(|m| Failure::Rpc {
+            id: m.id,
+            error: m.error,
+        })?;
+        let Message::Request(r) = message else {
+            return Ok(Reply::Accepted.into());
+        };
+        let scopes = |r: &RpcRequest| self.check_scopes(principal, std::slice::from_ref(r));
+        match modern::serve(&self.core, req.headers(), principal, r, scopes).await {
+            Ok(modern::Served::Json(StatusCode::OK, body)) => {
+                Ok(Reply::Json(body.to_string()).into())
+            }
+            Ok(modern::Served::Json(status, body)) => {
+                Err(Failure::Modern(modern::Refusal { status, body }))
+            }
+            Ok(modern::Served::Sse(rx)) => Ok(Reply::Sse(rx).into()),
+            Err(modern::Refused::Rpc(refusal)) => Err(Failure::Modern(refusal)),
+            Err(modern::Refused::Transport(e)) => Err(e.into()),
         }
     }
 

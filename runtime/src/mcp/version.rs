@@ -4,6 +4,9 @@
 
 use std::fmt;
 
+/// The header every request after `initialize` carries its version in (T-26).
+pub const VERSION_HEADER: &str = "mcp-protocol-version";
+
 /// A protocol revision this server speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ProtocolVersion {

@@ -1,0 +1,587 @@
+//! The 2026-07-28 era on the same endpoint (issue 13, M-1): a request whose
+//! `_meta` claims a version after 2025-11-25 (or, without a session, whose
+//! `MCP-Protocol-Version` header names one) is served on its own, without a
+//! session: its version and client capabilities travel in `_meta`, it is
+//! checked against its headers, answered from the same method families as
+//! the session era (`methods/`), and nothing about it is stored. `initialize`
+//! without such a claim keeps the session era (`core.rs`).
+//!
+//! Order of checks (each a 400 with the request's id): `MCP-Protocol-Version`
+//! present (-32020), `_meta` has the version and the client capabilities
+//! (-32602), the two versions agree (-32020), the version is one this server
+//! speaks (-32022 with `supported` and `requested`), `Mcp-Method` and, for
+//! `tools/call`, `prompts/get` and `resources/read`, `Mcp-Name` agree with the
+//! body (-32020). Methods that do not exist in this era (`initialize`, `ping`,
+//! `logging/setLevel`, `resources/subscribe`…) and unknown ones: 404 with
+//! -32601. A tool that needs a client capability the request did not declare:
+//! 400 with -32021 and `requiredCapabilities`.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use salvo::http::{HeaderMap, StatusCode};
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::context::{ClientRequestError, Context, ContextParts};
+use super::core::Core;
+use super::error::{McpError, TransportError};
+use super::handle::ServerHandle;
+use super::jsonrpc::{Request, RequestId};
+use super::logging::LogLevel;
+use super::methods::params::{
+    CallToolParams, CompleteParams, GetPromptParams, ListParams, UriParams,
+};
+use super::outbound::{Outbound, StreamItem};
+use super::session::{SESSION_HEADER, Session};
+use super::version::VERSION_HEADER;
+use crate::oauth::upstream::Upstream;
+use crate::principal::Principal;
+use crate::store::StoreError;
+
+/// The versions of this era the server speaks, newest first.
+pub const MODERN_VERSIONS: [&str; 1] = ["2026-07-28"];
+
+const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
+const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+
+/// -32020: a header disagrees with the body (or is missing).
+const HEADER_MISMATCH: i64 = -32020;
+/// -32021: the request needs a client capability it did not declare.
+const MISSING_CAPABILITY: i64 = -32021;
+/// -32022: a version this server does not speak.
+const UNSUPPORTED_VERSION: i64 = -32022;
+
+/// Versions of the session era (and the one before it, which no client sends
+/// with `_meta`): a claim of anything else is this era's to answer.
+fn is_session_era(version: &str) -> bool {
+    version == "2024-11-05" || super::version::ProtocolVersion::parse(version).is_some()
+}
+
+/// Whether a POST's single message belongs to this era.
+pub(crate) fn claims_modern(headers: &HeaderMap, body: &Value) -> bool {
+    let claimed = body
+        .get("params")
+        .and_then(|p| p.get("_meta"))
+        .and_then(|m| m.get(META_VERSION));
+    match claimed {
+        Some(Value::String(v)) => !is_session_era(v),
+        Some(_) => true,
+        None => {
+            !headers.contains_key(SESSION_HEADER)
+                && body.get("method").and_then(Value::as_str) != Some("initialize")
+                && headers
+                    .get(VERSION_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| MODERN_VERSIONS.contains(&v.trim()))
+        }
+    }
+}
+
+/// A refusal of this era: an HTTP status and a JSON-RPC error with the
+/// request's id.
+pub(crate) struct Refusal {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+/// Why a request of this era was not served.
+pub(crate) enum Refused {
+    Rpc(Refusal),
+    /// A refusal the session era gives the same way (403 with a challenge).
+    Transport(TransportError),
+}
+
+impl From<Refusal> for Refused {
+    fn from(r: Refusal) -> Self {
+        Refused::Rpc(r)
+    }
+}
+
+fn refuse(
+    status: StatusCode,
+    id: &RequestId,
+    code: i64,
+    message: &str,
+    data: Option<Value>,
+) -> Refusal {
+    let mut error = json!({ "code": code, "message": message });
+    if let Some(d) = data {
+        error["data"] = d;
+    }
+    Refusal {
+        status,
+        body: json!({ "jsonrpc": "2.0", "id": id, "error": error }),
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// What a checked request carries in `_meta`.
+struct Claims {
+    capabilities: Value,
+    log_level: Option<LogLevel>,
+}
+
+/// The checks before any method runs (see the module's order).
+fn check(headers: &HeaderMap, req: &Request) -> Result<Claims, Refusal> {
+    let bad = |code, message: &str| refuse(StatusCode::BAD_REQUEST, &req.id, code, message, None);
+    let Some(version_header) = header(headers, VERSION_HEADER) else {
+        return Err(bad(
+            HEADER_MISMATCH,
+            "Header mismatch: MCP-Protocol-Version is required",
+        ));
+    };
+    let meta = req
+        .params
+        .as_ref()
+        .and_then(|p| p.get("_meta"))
+        .and_then(Value::as_object);
+    let empty = Map::new();
+    let meta = meta.unwrap_or(&empty);
+    let missing: Vec<&str> = [META_VERSION, META_CAPABILITIES]
+        .into_iter()
+        .filter(|k| !meta.contains_key(*k))
+        .collect();
+    if !missing.is_empty() {
+        return Err(bad(
+            -32602,
+            &format!("Invalid params: `_meta` lacks {}", missing.join(", ")),
+        ));
+    }
+    let Some(version) = meta[META_VERSION].as_str() else {
+        return Err(bad(
+            -32602,
+            &format!("Invalid params: `_meta.{META_VERSION}` must be a string"),
+        ));
+    };
+    let Some(capabilities) = meta[META_CAPABILITIES].as_object() else {
+        return Err(bad(
+            -32602,
+            &format!("Invalid params: `_meta.{META_CAPABILITIES}` must be an object"),
+        ));
+    };
+    if version != version_header {
+        return Err(bad(
+            HEADER_MISMATCH,
+            "Header mismatch: MCP-Protocol-Version differs from the request's protocol version",
+        ));
+    }
+    if !MODERN_VERSIONS.contains(&version) {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            &req.id,
+            UNSUPPORTED_VERSION,
+            "Unsupported protocol version",
+            Some(json!({ "supported": MODERN_VERSIONS, "requested": version })),
+        ));
+    }
+    if header(headers, "mcp-method") != Some(req.method.as_str()) {
+        return Err(bad(
+            HEADER_MISMATCH,
+            "Header mismatch: Mcp-Method must name the request's method",
+        ));
+    }
+    let name_key = match req.method.as_str() {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" => Some("uri"),
+        _ => None,
+    };
+    if let Some(key) = name_key {
+        let in_body = req
+            .params
+            .as_ref()
+            .and_then(|p| p.get(key))
+            .and_then(Value::as_str);
+        if in_body.is_some() && header(headers, "mcp-name") != in_body {
+            return Err(bad(
+                HEADER_MISMATCH,
+                &format!("Header mismatch: Mcp-Name must be the request's `{key}`"),
+            ));
+        }
+    }
+    let log_level = match meta.get(META_LOG_LEVEL) {
+        None | Some(Value::Null) => None,
+        Some(l) => Some(l.as_str().and_then(LogLevel::parse).ok_or_else(|| {
+            bad(
+                -32602,
+                &format!("Invalid params: `_meta.{META_LOG_LEVEL}` is not a log level"),
+            )
+        })?),
+    };
+    Ok(Claims {
+        capabilities: Value::Object(capabilities.clone()),
+        log_level,
+    })
+}
+
+/// Methods of the session era only (and `subscriptions/listen`, not served
+/// yet): 404 with -32601 here.
+fn exists_in_this_era(method: &str) -> bool {
+    matches!(
+        method,
+        "server/discover"
+            | "tools/list"
+            | "tools/call"
+            | "prompts/list"
+            | "prompts/get"
+            | "resources/list"
+            | "resources/templates/list"
+            | "resources/read"
+            | "completion/complete"
+    )
+}
+
+/// How long a client may reuse a result, and with whom (`ttlMs`,
+/// `cacheScope`): the catalog is the same for every caller and changes only
+/// with a new deployment, so lists and static resources are public for five
+/// minutes; what a handler reads may be the caller's own.
+const CATALOG_TTL_MS: u64 = 300_000;
+
+/// What the tool's context may ask of the server in this era: no session to
+/// notify or to carry a request to the client.
+struct Stateless(Arc<Core>);
+
+#[salvo::async_trait]
+impl ServerHandle for Stateless {
+    async fn notify_session(&self, _session: &str, _message: &Value) -> Result<(), StoreError> {
+        tracing::debug!("a notification for the session dropped: a 2026-07-28 request has none");
+        Ok(())
+    }
+
+    async fn resource_updated(&self, uri: &str) -> Result<(), StoreError> {
+        self.0.resource_updated(uri).await
+    }
+
+    async fn client_request(
+        &self,
+        _session: &str,
+        _out: &Outbound,
+        _cancel: &CancellationToken,
+        method: &str,
+        _params: Value,
+    ) -> Result<Value, ClientRequestError> {
+        tracing::warn!(
+            method,
+            "a request to the client from a 2026-07-28 request is not served yet"
+        );
+        Err(ClientRequestError::Unsupported(
+            "requests to the client in the 2026-07-28 era",
+        ))
+    }
+
+    fn upstream(&self) -> Option<&Arc<Upstream>> {
+        self.0.upstream.as_ref()
+    }
+}
+
+/// A checked request's answer: JSON, or SSE when it sends notifications
+/// first (never logged: there is nothing to resume in this era).
+pub(crate) enum Served {
+    Json(StatusCode, Value),
+    Sse(mpsc::Receiver<Bytes>),
+}
+
+/// Serve one request of this era.
+pub(crate) async fn serve(
+    core: &Arc<Core>,
+    headers: &HeaderMap,
+    principal: &Arc<Principal>,
+    req: Request,
+    scopes: impl FnOnce(&Request) -> Result<(), TransportError>,
+) -> Result<Served, Refused> {
+    let claims = check(headers, &req).map_err(Refused::Rpc)?;
+    if !exists_in_this_era(&req.method) {
+        return Err(Refused::Rpc(refuse(
+            StatusCode::NOT_FOUND,
+            &req.id,
+            -32601,
+            &format!("Method not found: {}", req.method),
+            None,
+        )));
+    }
+    scopes(&req).map_err(Refused::Transport)?;
+    if req.method == "server/discover" {
+        let catalog = core.methods.catalog();
+        let mut result = json!({
+            "supportedVersions": MODERN_VERSIONS,
+            "capabilities": catalog.capabilities(),
+            "_meta": { META_SERVER_INFO: catalog.server_info.for_version(super::version::ProtocolVersion::LATEST) },
+        });
+        if let Some(i) = &catalog.instructions {
+            result["instructions"] = json!(i);
+        }
+        decorate(&req.method, &mut result, true);
+        return Ok(Served::Json(
+            StatusCode::OK,
+            json!({ "jsonrpc": "2.0", "id": req.id, "result": result }),
+        ));
+    }
+    let (out, rx) = Outbound::channel();
+    let ctx = Context::new(ContextParts {
+        server: Arc::new(Stateless(core.clone())),
+        session: Session::stateless(&principal.user_id, claims.capabilities, claims.log_level),
+        principal: principal.clone(),
+        request_id: req.id.clone(),
+        progress_token: req
+            .params
+            .as_ref()
+            .and_then(|p| p.get("_meta"))
+            .and_then(|m| m.get("progressToken"))
+            .filter(|t| t.is_string() || t.is_i64())
+            .cloned(),
+        out: out.clone(),
+        // Closing the response stream is the cancellation (the run is dropped).
+        cancel: CancellationToken::new(),
+    });
+    let watched = ctx.clone();
+    let core = core.clone();
+    let id = req.id.clone();
+    let run = async move {
+        let method = req.method.clone();
+        let shared = is_catalog_read(&core, &req);
+        let done = AssertUnwindSafe(call(&core, ctx, req)).catch_unwind().await;
+        let message = match done {
+            _ if watched.missing_capability().is_some() => {
+                let capability = watched.missing_capability().unwrap_or_default();
+                refuse(
+                    StatusCode::BAD_REQUEST,
+                    &id,
+                    MISSING_CAPABILITY,
+                    &format!("Missing required client capability: {capability}"),
+                    Some(json!({ "requiredCapabilities": { capability: {} } })),
+                )
+                .body
+            }
+            Ok(Ok(mut result)) => {
+                decorate(&method, &mut result, shared);
+                json!({ "jsonrpc": "2.0", "id": id, "result": result })
+            }
+            Ok(Err(e)) => {
+                if let McpError::Internal(detail) | McpError::Unavailable(detail) = &e {
+                    tracing::error!(error = %detail, "request failed");
+                }
+                json!({ "jsonrpc": "2.0", "id": id, "error": error_object(&e) })
+            }
+            Err(_) => {
+                tracing::error!("a handler panicked");
+                json!({ "jsonrpc": "2.0", "id": id, "error": error_object(&McpError::internal("panic")) })
+            }
+        };
+        out.finish(Some(message.to_string()));
+    };
+    Ok(reply(Box::pin(run), rx).await)
+}
+
+/// The method itself, from the families every era shares.
+async fn call(core: &Core, ctx: Context, req: Request) -> Result<Value, McpError> {
+    let methods = &core.methods;
+    let catalog = methods.catalog();
+    let v = super::version::ProtocolVersion::LATEST;
+    let params = req.params;
+    match req.method.as_str() {
+        "tools/list" => methods.list_tools(v, &ListParams::parse(params)?),
+        "tools/call" => {
+            let result = methods
+                .call_tool(ctx, CallToolParams::parse(params)?)
+                .await?;
+            serde_json::to_value(result).map_err(McpError::internal)
+        }
+        "prompts/list" if catalog.has_prompts() => {
+            methods.list_prompts(v, &ListParams::parse(params)?)
+        }
+        "prompts/get" if catalog.has_prompts() => {
+            methods
+                .get_prompt(ctx, GetPromptParams::parse(params)?)
+                .await
+        }
+        "resources/list" if catalog.has_resources() => {
+            methods.list_resources(v, &ListParams::parse(params)?)
+        }
+        "resources/templates/list" if catalog.has_resources() => {
+            methods.list_resource_templates(v, &ListParams::parse(params)?)
+        }
+        "resources/read" if catalog.has_resources() => {
+            methods.read_resource(ctx, UriParams::parse(params)?).await
+        }
+        "completion/complete" if catalog.has_prompts() || catalog.has_resources() => {
+            methods.complete(ctx, CompleteParams::parse(params)?).await
+        }
+        other => Err(McpError::MethodNotFound(other.to_string())),
+    }
+}
+
+/// Whether a `resources/read` reads what the spec holds (the same for every
+/// caller) rather than what a handler returns.
+fn is_catalog_read(core: &Core, req: &Request) -> bool {
+    req.method != "resources/read"
+        || req
+            .params
+            .as_ref()
+            .and_then(|p| p.get("uri"))
+            .and_then(Value::as_str)
+            .and_then(|u| core.methods.resource(u))
+            .is_some_and(|r| !matches!(r.source, super::catalog::ResourceSource::Handler))
+}
+
+/// `resultType` on every result; caching hints where results may be reused.
+fn decorate(method: &str, result: &mut Value, shared: bool) {
+    let Some(object) = result.as_object_mut() else {
+        return;
+    };
+    object.insert("resultType".into(), json!("complete"));
+    let cacheable = matches!(
+        method,
+        "server/discover"
+            | "tools/list"
+            | "prompts/list"
+            | "resources/list"
+            | "resources/templates/list"
+            | "resources/read"
+    );
+    if cacheable {
+        let (ttl, scope) = if shared {
+            (CATALOG_TTL_MS, "public")
+        } else {
+            (0, "private")
+        };
+        object.insert("ttlMs".into(), json!(ttl));
+        object.insert("cacheScope".into(), json!(scope));
+    }
+}
+
+/// An error in this era's codes: a resource that does not exist is -32602
+/// (the session era's -32002 was retired).
+fn error_object(e: &McpError) -> Value {
+    match e {
+        McpError::ResourceNotFound { uri } => json!({
+            "code": -32602,
+            "message": format!("Resource not found: {uri}"),
+            "data": { "uri": uri },
+        }),
+        other => other.to_object(),
+    }
+}
+
+type Run = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// JSON when the response comes before any notification, else SSE. The run is
+/// driven here; a switch to SSE moves it to a task that ends, dropping the
+/// run, when the client closes the stream (that is cancellation here).
+async fn reply(mut run: Run, mut rx: mpsc::UnboundedReceiver<StreamItem>) -> Served {
+    let mut finished = false;
+    let first = loop {
+        tokio::select! {
+            biased;
+            () = &mut run, if !finished => finished = true,
+            item = rx.recv() => match item {
+                Some(StreamItem::Final(Some(text))) => {
+                    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                    let status = if body["error"]["code"] == MISSING_CAPABILITY {
+                        StatusCode::BAD_REQUEST
+                    } else {
+                        StatusCode::OK
+                    };
+                    return Served::Json(status, body);
+                }
+                Some(StreamItem::Message(m)) => break m,
+                // Nothing to resume in this era: the connection stays.
+                Some(StreamItem::Disconnect) => {}
+                Some(StreamItem::Final(None)) | None => {
+                    return Served::Json(StatusCode::OK, Value::Null);
+                }
+            },
+        }
+    };
+    let (tx, body) = mpsc::channel::<Bytes>(64);
+    tokio::spawn(async move {
+        let event = |data: &str| Bytes::from(format!("data: {data}\n\n"));
+        if tx.send(event(&first.to_string())).await.is_err() {
+            return;
+        }
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut run, if !finished => finished = true,
+                () = tx.closed() => return,
+                item = rx.recv() => match item {
+                    Some(StreamItem::Message(m)) => {
+                        if tx.send(event(&m.to_string())).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(StreamItem::Final(Some(text))) => {
+                        let _ = tx.send(event(&text)).await;
+                        return;
+                    }
+                    Some(_) => {}
+                    None => return,
+                },
+            }
+        }
+    });
+    Served::Sse(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_era_is_chosen_per_request() {
+        let modern = json!({ "method": "tools/list", "params": { "_meta": { META_VERSION: "2026-07-28" } } });
+        let legacy =
+            json!({ "method": "tools/list", "params": { "_meta": { "progressToken": 1 } } });
+        let initialize = json!({ "method": "initialize", "params": {} });
+        assert!(claims_modern(&headers(&[]), &modern));
+        assert!(
+            claims_modern(&headers(&[("mcp-session-id", "s")]), &modern),
+            "the claim decides"
+        );
+        assert!(!claims_modern(&headers(&[]), &legacy));
+        assert!(
+            claims_modern(&headers(&[("mcp-protocol-version", "2026-07-28")]), &legacy),
+            "no session, modern header"
+        );
+        assert!(!claims_modern(
+            &headers(&[
+                ("mcp-protocol-version", "2026-07-28"),
+                ("mcp-session-id", "s")
+            ]),
+            &legacy
+        ));
+        assert!(
+            !claims_modern(
+                &headers(&[("mcp-protocol-version", "2026-07-28")]),
+                &initialize
+            ),
+            "initialize keeps sessions"
+        );
+        let unknown =
+            json!({ "method": "server/discover", "params": { "_meta": { META_VERSION: "v999" } } });
+        assert!(
+            claims_modern(&headers(&[]), &unknown),
+            "an unknown version is refused by this era (-32022)"
+        );
+        let old = json!({ "method": "tools/list", "params": { "_meta": { META_VERSION: "2025-11-25" } } });
+        assert!(!claims_modern(&headers(&[]), &old));
+    }
+}

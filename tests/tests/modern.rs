@@ -1,0 +1,269 @@
+//! MCP 2026-07-28 on the same endpoint (issue 13): requests that carry their
+//! version and client capabilities in `_meta` are served without a session,
+//! checked against their headers, answered with `resultType` and caching
+//! hints, and leave nothing in the store; the session era is untouched.
+
+use gatehouse_tests::{TestServer, backend_tests};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const V: &str = "2026-07-28";
+
+fn meta() -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": V,
+        "io.modelcontextprotocol/clientInfo": { "name": "modern-test", "version": "1" },
+        "io.modelcontextprotocol/clientCapabilities": {},
+    })
+}
+
+/// An answer: status, body (JSON, or the SSE events' data in order).
+struct Answer {
+    status: StatusCode,
+    sse: bool,
+    body: Value,
+    events: Vec<Value>,
+    headers: reqwest::header::HeaderMap,
+}
+
+/// A POST as a 2026-07-28 client sends it: the version, method and name
+/// headers from the body, unless `headers` replaces them (`None` drops one).
+async fn post(
+    url: &str,
+    token: Option<&str>,
+    id: i64,
+    method: &str,
+    params: Value,
+    headers: &[(&str, Option<&str>)],
+) -> Answer {
+    let mut h: Vec<(String, String)> = vec![
+        ("mcp-protocol-version".into(), V.into()),
+        ("mcp-method".into(), method.into()),
+    ];
+    if let Some(name) = params
+        .get("name")
+        .or_else(|| params.get("uri"))
+        .and_then(Value::as_str)
+        && matches!(method, "tools/call" | "prompts/get" | "resources/read")
+    {
+        h.push(("mcp-name".into(), name.into()));
+    }
+    for (k, v) in headers {
+        h.retain(|(n, _)| n != k);
+        if let Some(v) = v {
+            h.push((k.to_string(), v.to_string()));
+        }
+    }
+    let mut req = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
+    for (k, v) in &h {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status();
+    let headers = r.headers().clone();
+    let sse = headers
+        .get("content-type")
+        .is_some_and(|c| c.to_str().unwrap().starts_with("text/event-stream"));
+    let text = r.text().await.unwrap();
+    if sse {
+        let events: Vec<Value> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter_map(|d| serde_json::from_str(d).ok())
+            .collect();
+        let body = events.last().cloned().unwrap_or(Value::Null);
+        Answer {
+            status,
+            sse,
+            body,
+            events,
+            headers,
+        }
+    } else {
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer {
+            status,
+            sse,
+            body,
+            events: Vec::new(),
+            headers,
+        }
+    }
+}
+
+fn with_meta(mut params: Value, extra: Value) -> Value {
+    let mut m = meta();
+    for (k, v) in extra.as_object().unwrap() {
+        m[k] = v.clone();
+    }
+    params["_meta"] = m;
+    params
+}
+
+async fn count(store: &gatehouse::Store, sql: &'static str) -> i64 {
+    match (store.sqlite(), store.postgres()) {
+        (Some(p), _) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        (_, Some(p)) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        _ => unreachable!(),
+    }
+}
+
+backend_tests! {
+    // server/discover and the method families, without a session; nothing stored.
+    async fn served_without_a_session(db) {
+        let server = TestServer::testkit(&db).await;
+        let url = server.url();
+        let d = post(&url, None, 1, "server/discover", json!({ "_meta": meta() }), &[]).await;
+        assert_eq!(d.status, StatusCode::OK, "{}", d.body);
+        assert!(d.headers.get("mcp-session-id").is_none(), "no session in this era");
+        let r = &d.body["result"];
+        assert_eq!(r["supportedVersions"], json!([V]));
+        assert_eq!(r["resultType"], "complete");
+        assert!(r["capabilities"]["tools"].is_object(), "{r}");
+        assert_eq!(r["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "testkit");
+        assert!(r["ttlMs"].as_u64().is_some() && r["cacheScope"] == "public", "{r}");
+
+        // The same tools as the session era lists (2025-11-25 shapes).
+        let session = server.client().initialize("2025-11-25").await;
+        let legacy = session.call("tools/list", json!({})).await;
+        let list = post(&url, None, 2, "tools/list", json!({ "_meta": meta() }), &[]).await;
+        let mut modern = list.body["result"].clone();
+        assert_eq!((modern["resultType"].clone(), modern["cacheScope"].clone()), (json!("complete"), json!("public")));
+        for k in ["resultType", "ttlMs", "cacheScope"] {
+            modern.as_object_mut().unwrap().remove(k);
+        }
+        assert_eq!(modern, legacy);
+
+        let sessions = count(&server.store, "SELECT COUNT(*) FROM mcp_sessions").await;
+        let events = count(&server.store, "SELECT COUNT(*) FROM mcp_events").await;
+        let call = post(&url, None, 3, "tools/call", json!({ "name": "echo", "arguments": { "text": "hi" }, "_meta": meta() }), &[]).await;
+        assert_eq!((call.status, call.sse), (StatusCode::OK, false), "{}", call.body);
+        assert_eq!(call.body["id"], 3);
+        assert_eq!(call.body["result"]["content"][0]["text"], "hi");
+        assert_eq!(call.body["result"]["resultType"], "complete");
+        assert!(call.body["result"].get("ttlMs").is_none(), "a call is not cacheable");
+        // A tool's execution error is still a result the model reads.
+        let fail = post(&url, None, 4, "tools/call", json!({ "name": "fail", "_meta": meta() }), &[]).await;
+        assert_eq!(fail.body["result"]["isError"], true, "{}", fail.body);
+
+        // Resources: static ones are shared, a handler's are the caller's;
+        // one that does not exist is -32602 in this era.
+        let readme = post(&url, None, 5, "resources/read", json!({ "uri": "test://readme", "_meta": meta() }), &[]).await;
+        assert_eq!(readme.body["result"]["contents"][0]["text"], "Read me.");
+        assert_eq!(readme.body["result"]["cacheScope"], "public");
+        let clock = post(&url, None, 6, "resources/read", json!({ "uri": "test://clock", "_meta": meta() }), &[]).await;
+        assert_eq!((clock.body["result"]["cacheScope"].clone(), clock.body["result"]["ttlMs"].clone()), (json!("private"), json!(0)), "{}", clock.body);
+        let missing = post(&url, None, 7, "resources/read", json!({ "uri": "test://nothing", "_meta": meta() }), &[]).await;
+        assert_eq!(missing.body["error"]["code"], -32602, "{}", missing.body);
+        assert_eq!(missing.body["error"]["data"]["uri"], "test://nothing");
+        let prompt = post(&url, None, 8, "prompts/get", json!({ "name": "greet", "arguments": { "name": "Ada" }, "_meta": meta() }), &[]).await;
+        assert_eq!(prompt.body["result"]["messages"][0]["content"]["text"], "Hello Ada!");
+        let completion = post(&url, None, 9, "completion/complete", json!({ "ref": { "type": "ref/prompt", "name": "greet" },
+            "argument": { "name": "name", "value": "al" }, "_meta": meta() }), &[]).await;
+        assert_eq!(completion.body["result"]["completion"]["values"], json!(["Alice", "alfred"]));
+
+        assert_eq!(count(&server.store, "SELECT COUNT(*) FROM mcp_sessions").await, sessions, "no session stored");
+        assert_eq!(count(&server.store, "SELECT COUNT(*) FROM mcp_events").await, events, "no event logged");
+    }
+
+    // Each check answers 400 with its own code and the request's id; methods
+    // of the session era only are 404 with -32601.
+    async fn checked_against_headers_and_meta(db) {
+        let server = TestServer::testkit(&db).await;
+        let url = server.url();
+        let mut seen = serde_json::Map::new();
+        let mut expect = |case: &str, a: Answer, status: StatusCode, code: i64, id: i64| {
+            assert_eq!((a.status, a.body["error"]["code"].as_i64()), (status, Some(code)), "{case}: {}", a.body);
+            assert_eq!(a.body["id"], id, "{case}: the request's id");
+            seen.insert(case.into(), a.body["error"].clone());
+        };
+        expect("no _meta", post(&url, None, 101, "server/discover", json!({}), &[]).await, StatusCode::BAD_REQUEST, -32602, 101);
+        let mut no_caps = meta();
+        no_caps.as_object_mut().unwrap().remove("io.modelcontextprotocol/clientCapabilities");
+        expect("no client capabilities", post(&url, None, 102, "server/discover", json!({ "_meta": no_caps }), &[]).await,
+            StatusCode::BAD_REQUEST, -32602, 102);
+        let mut no_info = meta();
+        no_info.as_object_mut().unwrap().remove("io.modelcontextprotocol/clientInfo");
+        let a = post(&url, None, 103, "server/discover", json!({ "_meta": no_info }), &[]).await;
+        assert_eq!(a.status, StatusCode::OK, "clientInfo is optional: {}", a.body);
+        expect("no version header", post(&url, None, 104, "tools/list", json!({ "_meta": meta() }), &[("mcp-protocol-version", None)]).await,
+            StatusCode::BAD_REQUEST, -32020, 104);
+        let v999 = with_meta(json!({}), json!({ "io.modelcontextprotocol/protocolVersion": "v999" }));
+        expect("version header differs", post(&url, None, 105, "server/discover", v999.clone(), &[]).await, StatusCode::BAD_REQUEST, -32020, 105);
+        let a = post(&url, None, 106, "server/discover", v999, &[("mcp-protocol-version", Some("v999"))]).await;
+        assert_eq!(a.body["error"]["data"], json!({ "supported": [V], "requested": "v999" }));
+        expect("unsupported version", a, StatusCode::BAD_REQUEST, -32022, 106);
+        expect("Mcp-Method differs", post(&url, None, 107, "tools/list", json!({ "_meta": meta() }), &[("mcp-method", Some("prompts/list"))]).await,
+            StatusCode::BAD_REQUEST, -32020, 107);
+        expect("Mcp-Name differs", post(&url, None, 108, "tools/call", json!({ "name": "echo", "arguments": { "text": "x" }, "_meta": meta() }),
+            &[("mcp-name", Some("fail"))]).await, StatusCode::BAD_REQUEST, -32020, 108);
+        for (i, method) in ["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe", "no/such/method"].into_iter().enumerate() {
+            let id = 200 + i as i64;
+            expect(method, post(&url, None, id, method, json!({ "_meta": meta() }), &[]).await, StatusCode::NOT_FOUND, -32601, id);
+        }
+        // A tool that asks the client's model, without the capability declared.
+        let a = post(&url, None, 300, "tools/call", json!({ "name": "sample", "arguments": { "prompt": "hi" }, "_meta": meta() }), &[]).await;
+        assert_eq!(a.body["error"]["data"]["requiredCapabilities"], json!({ "sampling": {} }));
+        expect("undeclared capability", a, StatusCode::BAD_REQUEST, -32021, 300);
+        insta::assert_json_snapshot!("modern_refusals", seen);
+
+        // The session era is unchanged: initialize without a claim, and a
+        // request with neither session nor claim is refused as before.
+        let session = server.client().initialize("2025-11-25").await;
+        assert!(!session.id.is_empty());
+        let r = server.client().send(json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" })).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{r:?}");
+    }
+
+    // Notifications: none unless asked (log level, progress token), then the
+    // answer is a stream of them ending with the response.
+    async fn notifications_only_when_asked(db) {
+        let server = TestServer::testkit(&db).await;
+        let url = server.url();
+        let quiet = post(&url, None, 1, "tools/call", json!({ "name": "log", "_meta": meta() }), &[]).await;
+        assert!(!quiet.sse && quiet.body["result"]["resultType"] == "complete", "no log messages without a level: {}", quiet.body);
+        let loud = post(&url, None, 2, "tools/call",
+            with_meta(json!({ "name": "log" }), json!({ "io.modelcontextprotocol/logLevel": "error" })), &[]).await;
+        assert!(loud.sse, "{}", loud.body);
+        let levels: Vec<&str> = loud.events.iter().filter(|e| e["method"] == "notifications/message")
+            .map(|e| e["params"]["level"].as_str().unwrap()).collect();
+        assert_eq!(levels, ["error", "critical", "alert", "emergency"]);
+        assert_eq!(loud.body["id"], 2);
+        assert_eq!(loud.body["result"]["resultType"], "complete");
+        let progress = post(&url, None, 3, "tools/call",
+            with_meta(json!({ "name": "progress", "arguments": { "steps": 3 } }), json!({ "progressToken": "p" })), &[]).await;
+        let steps: Vec<f64> = progress.events.iter().filter(|e| e["method"] == "notifications/progress")
+            .map(|e| e["params"]["progress"].as_f64().unwrap()).collect();
+        assert_eq!(steps, [0.0, 1.0, 2.0, 3.0]);
+        assert!(progress.events.iter().all(|e| e.get("method").is_none() || e["method"].as_str().unwrap().starts_with("notifications/")),
+            "never a request to the client on the stream");
+    }
+
+    // Authorization as for sessions: 401 without a token, 403 naming every
+    // scope the operation needs.
+    async fn authorized_like_sessions(db) {
+        let server = TestServer::memory(&db).await;
+        let url = server.url();
+        let anonymous = post(&url, None, 1, "tools/list", json!({ "_meta": meta() }), &[]).await;
+        assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+        assert!(anonymous.headers.get("www-authenticate").unwrap().to_str().unwrap().contains("resource_metadata="));
+        let (_, tokens) = server.oauth().sign_up("ada@example.com", Some("memories:write")).await;
+        let token = tokens["access_token"].as_str().unwrap();
+        let list = post(&url, Some(token), 2, "tools/list", json!({ "_meta": meta() }), &[]).await;
+        assert_eq!(list.status, StatusCode::OK, "lists show everything");
+        let search = post(&url, Some(token), 3, "tools/call", json!({ "name": "search_memories", "arguments": { "query": "k" }, "_meta": meta() }), &[]).await;
+        assert_eq!(search.status, StatusCode::FORBIDDEN, "{}", search.body);
+        let challenge = search.headers.get("www-authenticate").unwrap().to_str().unwrap();
+        assert!(challenge.contains("error=\"insufficient_scope\"") && challenge.contains("scope=\"memories:write memories:read\""), "{challenge}");
+        let add = post(&url, Some(token), 4, "tools/call", json!({ "name": "add_memory", "arguments": { "text": "modern" }, "_meta": meta() }), &[]).await;
+        assert_eq!(add.body["result"]["isError"], json!(null), "{}", add.body);
+        assert!(add.body["result"]["structuredContent"]["id"].is_string(), "{}", add.body);
+    }
+}

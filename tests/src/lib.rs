@@ -8,6 +8,7 @@ pub mod db;
 pub mod federated;
 pub mod gated;
 pub mod idp;
+pub mod modern;
 pub mod oauth;
 pub mod outage;
 pub mod server;

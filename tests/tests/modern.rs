@@ -3,109 +3,10 @@
 //! checked against their headers, answered with `resultType` and caching
 //! hints, and leave nothing in the store; the session era is untouched.
 
+use gatehouse_tests::modern::{Answer, Listen, V, meta, post, with_meta};
 use gatehouse_tests::{TestServer, backend_tests};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
-
-const V: &str = "2026-07-28";
-
-fn meta() -> Value {
-    json!({
-        "io.modelcontextprotocol/protocolVersion": V,
-        "io.modelcontextprotocol/clientInfo": { "name": "modern-test", "version": "1" },
-        "io.modelcontextprotocol/clientCapabilities": {},
-    })
-}
-
-/// An answer: status, body (JSON, or the SSE events' data in order).
-struct Answer {
-    status: StatusCode,
-    sse: bool,
-    body: Value,
-    events: Vec<Value>,
-    headers: reqwest::header::HeaderMap,
-}
-
-/// A POST as a 2026-07-28 client sends it: the version, method and name
-/// headers from the body, unless `headers` replaces them (`None` drops one).
-async fn post(
-    url: &str,
-    token: Option<&str>,
-    id: i64,
-    method: &str,
-    params: Value,
-    headers: &[(&str, Option<&str>)],
-) -> Answer {
-    let mut h: Vec<(String, String)> = vec![
-        ("mcp-protocol-version".into(), V.into()),
-        ("mcp-method".into(), method.into()),
-    ];
-    if let Some(name) = params
-        .get("name")
-        .or_else(|| params.get("uri"))
-        .and_then(Value::as_str)
-        && matches!(method, "tools/call" | "prompts/get" | "resources/read")
-    {
-        h.push(("mcp-name".into(), name.into()));
-    }
-    for (k, v) in headers {
-        h.retain(|(n, _)| n != k);
-        if let Some(v) = v {
-            h.push((k.to_string(), v.to_string()));
-        }
-    }
-    let mut req = reqwest::Client::new()
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .json(&json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
-    for (k, v) in &h {
-        req = req.header(k.as_str(), v.as_str());
-    }
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status();
-    let headers = r.headers().clone();
-    let sse = headers
-        .get("content-type")
-        .is_some_and(|c| c.to_str().unwrap().starts_with("text/event-stream"));
-    let text = r.text().await.unwrap();
-    if sse {
-        let events: Vec<Value> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("data: "))
-            .filter_map(|d| serde_json::from_str(d).ok())
-            .collect();
-        let body = events.last().cloned().unwrap_or(Value::Null);
-        Answer {
-            status,
-            sse,
-            body,
-            events,
-            headers,
-        }
-    } else {
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Answer {
-            status,
-            sse,
-            body,
-            events: Vec::new(),
-            headers,
-        }
-    }
-}
-
-fn with_meta(mut params: Value, extra: Value) -> Value {
-    let mut m = meta();
-    for (k, v) in extra.as_object().unwrap() {
-        m[k] = v.clone();
-    }
-    params["_meta"] = m;
-    params
-}
+use serde_json::json;
 
 async fn count(store: &gatehouse::Store, sql: &'static str) -> i64 {
     match (store.sqlite(), store.postgres()) {
@@ -265,5 +166,29 @@ backend_tests! {
         let add = post(&url, Some(token), 4, "tools/call", json!({ "name": "add_memory", "arguments": { "text": "modern" }, "_meta": meta() }), &[]).await;
         assert_eq!(add.body["result"]["isError"], json!(null), "{}", add.body);
         assert!(add.body["result"]["structuredContent"]["id"].is_string(), "{}", add.body);
+    }
+
+    // subscriptions/listen: acknowledged first with what is honoured, then
+    // resources/updated for the URIs asked for only, each tagged with the
+    // subscription's id.
+    async fn listen_streams_carry_resource_updates(db) {
+        let server = TestServer::testkit(&db).await;
+        let url = server.url();
+        let mut listen = Listen::open(&url, 42, json!({ "resourceSubscriptions": ["test://watched"], "toolsListChanged": true })).await;
+        let wait = std::time::Duration::from_secs(10);
+        let ack = listen.next(wait).await.expect("an acknowledgement");
+        assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
+        assert_eq!(ack["params"]["notifications"], json!({ "resourceSubscriptions": ["test://watched"] }), "list changes never happen here: not honoured");
+        assert_eq!(ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 42);
+        for uri in ["test://readme", "test://watched"] {
+            let touched = post(&url, None, 7, "tools/call", json!({ "name": "touch", "arguments": { "uri": uri }, "_meta": meta() }), &[]).await;
+            assert_eq!(touched.status, StatusCode::OK, "{}", touched.body);
+        }
+        let update = listen.next(wait).await.expect("the update");
+        assert_eq!(update["method"], "notifications/resources/updated");
+        assert_eq!(update["params"]["uri"], "test://watched", "the other resource was not asked for: {update}");
+        assert_eq!(update["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 42);
+        let bad = post(&url, None, 8, "subscriptions/listen", json!({ "notifications": [], "_meta": meta() }), &[]).await;
+        assert_eq!((bad.status, bad.body["error"]["code"].as_i64()), (StatusCode::BAD_REQUEST, Some(-32602)), "{}", bad.body);
     }
 }

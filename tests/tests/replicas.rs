@@ -226,3 +226,42 @@ async fn kill_nine_then_resume_on_sqlite() {
     let v: Value = resumed_session.call("ping", json!({})).await;
     assert_eq!(v, json!({}));
 }
+
+/// A 2026-07-28 listen stream on one process hears of a resource changed on
+/// another (the broker's `U` signal over LISTEN/NOTIFY).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_streams_hear_other_replicas() {
+    use gatehouse_tests::modern::{Listen, meta, post};
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let a = Process::testkit(BIN, db.url());
+    let b = Process::testkit(BIN, db.url());
+    let mut listen = Listen::open(
+        &b.url,
+        5,
+        json!({ "resourceSubscriptions": ["test://watched"] }),
+    )
+    .await;
+    let ack = listen.next(WAIT).await.expect("acknowledged");
+    assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
+    let touched = post(
+        &a.url,
+        None,
+        6,
+        "tools/call",
+        json!({ "name": "touch", "arguments": { "uri": "test://watched" }, "_meta": meta() }),
+        &[],
+    )
+    .await;
+    assert_eq!(touched.status, StatusCode::OK, "{}", touched.body);
+    let update = listen
+        .next(WAIT)
+        .await
+        .expect("the update from the other replica");
+    assert_eq!(update["params"]["uri"], "test://watched");
+    assert_eq!(
+        update["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        5
+    );
+}

@@ -35,6 +35,9 @@ pub(crate) enum Signal {
     /// `S`: signals may have been missed (the listener reconnected); stream
     /// readers look at the log again.
     Resync,
+    /// `U`: resource `uri` changed (2026-07-28 `subscriptions/listen`
+    /// streams on every process tell their subscribers).
+    Updated { uri: String },
 }
 
 impl Signal {
@@ -54,6 +57,7 @@ impl Signal {
             } => format!("T {session} {stream} {holder}"),
             Signal::Deleted { session } => format!("D {session}"),
             Signal::Resync => "S".to_string(),
+            Signal::Updated { uri } => format!("U {uri}"),
         }
     }
 
@@ -63,6 +67,9 @@ impl Signal {
         }
         let (kind, rest) = text.split_once(' ')?;
         match kind {
+            "U" => Some(Signal::Updated {
+                uri: rest.to_string(),
+            }),
             "E" => {
                 let mut p = rest.splitn(3, ' ');
                 Some(Signal::Event {
@@ -207,6 +214,9 @@ mod tests {
                 session: "s".into(),
             },
             Signal::Resync,
+            Signal::Updated {
+                uri: "test://a b".into(),
+            },
         ] {
             assert_eq!(Signal::decode(&s.encode()), Some(s));
         }

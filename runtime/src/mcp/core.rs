@@ -454,6 +454,12 @@ impl Core {
         for session in self.store.subscribers(uri).await? {
             self.notify_session(&session, &message).await?;
         }
+        // 2026-07-28 listen streams, on every replica.
+        self.broker
+            .publish(Signal::Updated {
+                uri: uri.to_string(),
+            })
+            .await;
         Ok(())
     }
 

@@ -49,6 +49,7 @@ const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
 const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+const META_SUBSCRIPTION: &str = "io.modelcontextprotocol/subscriptionId";
 
 /// -32020: a header disagrees with the body (or is missing).
 const HEADER_MISMATCH: i64 = -32020;
@@ -239,6 +240,7 @@ fn exists_in_this_era(method: &str) -> bool {
             | "resources/templates/list"
             | "resources/read"
             | "completion/complete"
+            | "subscriptions/listen"
     )
 }
 
@@ -311,6 +313,9 @@ pub(crate) async fn serve(
         )));
     }
     scopes(&req).map_err(Refused::Transport)?;
+    if req.method == "subscriptions/listen" {
+        return listen(core, principal, req);
+    }
     if req.method == "server/discover" {
         let catalog = core.methods.catalog();
         let mut result = json!({
@@ -472,6 +477,116 @@ fn error_object(e: &McpError) -> Value {
         other => other.to_object(),
     }
 }
+
+/// `subscriptions/listen`: a stream that acknowledges first (with what it
+/// honours: `resourceSubscriptions` where the server has subscribable
+/// resources; list changes never happen, the catalog being fixed at build
+/// time, so none are honoured), then carries `notifications/resources/updated`
+/// for the URIs asked for, whichever replica the change happened on (the
+/// broker's `U` signal). Every message is tagged with the subscription's id
+/// (the request's). Counted against the caller's open streams (issue 12).
+fn listen(core: &Arc<Core>, principal: &Arc<Principal>, req: Request) -> Result<Served, Refused> {
+    let bad = |m: &str| {
+        Refused::Rpc(refuse(
+            StatusCode::BAD_REQUEST,
+            &req.id,
+            -32602,
+            &format!("Invalid params: {m}"),
+            None,
+        ))
+    };
+    let filter = req
+        .params
+        .as_ref()
+        .and_then(|p| p.get("notifications"))
+        .and_then(Value::as_object)
+        .ok_or_else(|| bad("`notifications` must be an object"))?;
+    let mut uris: Vec<String> = Vec::new();
+    match filter.get("resourceSubscriptions") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            for item in items {
+                let uri = item
+                    .as_str()
+                    .ok_or_else(|| bad("`resourceSubscriptions` must hold URIs"))?;
+                if !uris.iter().any(|u| u == uri) {
+                    uris.push(uri.to_string());
+                }
+            }
+        }
+        Some(_) => return Err(bad("`resourceSubscriptions` must be an array")),
+    }
+    if uris.len() > MAX_SUBSCRIPTIONS {
+        return Err(bad(&format!(
+            "at most {MAX_SUBSCRIPTIONS} resources per stream"
+        )));
+    }
+    let held = core
+        .streams
+        .open(&principal.user_id)
+        .ok_or(Refused::Transport(TransportError::TooManyStreams(
+            core.settings.streams_per_user,
+        )))?;
+    let honoured = core.methods.catalog().has_subscriptions() && !uris.is_empty();
+    let mut agreed = json!({});
+    if honoured {
+        agreed["resourceSubscriptions"] = json!(uris);
+    } else {
+        uris.clear();
+    }
+    let tag = json!({ META_SUBSCRIPTION: req.id });
+    let ack = json!({
+        "jsonrpc": "2.0",
+        "method": "notifications/subscriptions/acknowledged",
+        "params": { "notifications": agreed, "_meta": tag },
+    });
+    let mut signals = core.broker.subscribe();
+    let keepalive = core.settings.keepalive;
+    let (tx, body) = mpsc::channel::<Bytes>(64);
+    tokio::spawn(async move {
+        let _held = held;
+        let event = |v: &Value| Bytes::from(format!("data: {v}\n\n"));
+        if tx.send(event(&ack)).await.is_err() {
+            return;
+        }
+        let mut tick = tokio::time::interval(keepalive);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                () = tx.closed() => return,
+                _ = tick.tick() => {
+                    if tx.send(Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
+                        return;
+                    }
+                }
+                signal = signals.recv() => match signal {
+                    Ok(s) => {
+                        if let super::broker::Signal::Updated { uri } = &*s
+                            && uris.iter().any(|u| u == uri)
+                        {
+                            let n = json!({
+                                "jsonrpc": "2.0",
+                                "method": "notifications/resources/updated",
+                                "params": { "uri": uri, "_meta": tag },
+                            });
+                            if tx.send(event(&n)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    // Updates are hints to read again; a burst that
+                    // overflows the channel loses some, never the stream.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                },
+            }
+        }
+    });
+    Ok(Served::Sse(body))
+}
+
+/// The most resources one listen stream may subscribe to.
+const MAX_SUBSCRIPTIONS: usize = 100;
 
 type Run = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 

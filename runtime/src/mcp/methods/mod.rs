@@ -70,6 +70,21 @@ impl Methods {
         };
         let param = |key: &str| params.and_then(|p| p.get(key));
         let text = |key: &str| param(key).and_then(Value::as_str);
+        if method == "subscriptions/listen" {
+            // Every resource the stream subscribes to (2026-07-28).
+            let uris = param("notifications")
+                .and_then(|n| n.get("resourceSubscriptions"))
+                .and_then(Value::as_array);
+            let mut missing: Vec<String> = Vec::new();
+            for uri in uris.into_iter().flatten().filter_map(Value::as_str) {
+                for s in self.catalog.resource_scopes(uri).unwrap_or(&[]) {
+                    if !granted.contains(s) && !missing.contains(s) {
+                        missing.push(s.clone());
+                    }
+                }
+            }
+            return missing;
+        }
         let needed: &[String] = match method {
             "tools/call" => CallToolParams::name_of(params)
                 .and_then(|n| self.catalog.tool(n))

@@ -98,6 +98,11 @@ for c in (1, 32, 256):
         label = f"call/{s}/{c}"
         out.append(f"| gatehouse `tools/call` | {s} | {c} | {fmt(med(label, 'rps'))} | {fmt(ratio(label, f'bare/{c}'), 2)} | "
                    f"{fmt(med(label, 'p50_ms'), 2)} | {fmt(med(label, 'p99_ms'), 2)} | {total(label, 'errors')} |")
+        label = f"modern/{s}/{c}"
+        if label in runs:
+            out.append(f"| gatehouse `tools/call`, 2026-07-28 (no session) | {s} | {c} | {fmt(med(label, 'rps'))} | "
+                       f"{fmt(ratio(label, f'bare/{c}'), 2)} | {fmt(med(label, 'p50_ms'), 2)} | {fmt(med(label, 'p99_ms'), 2)} | "
+                       f"{total(label, 'errors')} |")
 
 out += ["", "### Token endpoint and sessions (32 connections)", "",
         "| operation | store | per second | p50 ms | p99 ms | errors |", "|---|---|---:|---:|---:|---:|"]

@@ -49,6 +49,15 @@ enum Mode {
         #[arg(long, default_value_t = 5.0)]
         secs: f64,
     },
+    /// Authenticated `tools/call` of the 2026-07-28 era: no session, the
+    /// version and capabilities in `_meta`, checked on every request.
+    Modern {
+        url: String,
+        #[arg(long, default_value_t = 32)]
+        conns: usize,
+        #[arg(long, default_value_t = 5.0)]
+        secs: f64,
+    },
     Initialize {
         url: String,
         #[arg(long, default_value_t = 32)]
@@ -498,6 +507,29 @@ async fn run(mode: Mode) -> Result<Value> {
             let steps = Fixed::each(&req, true, conns);
             let (tally, elapsed) = drive(&u.authority, steps, secs, None).await?;
             tally.report("call", conns, elapsed)
+        }
+        Mode::Modern { url, conns, secs } => {
+            let u = split(&url)?;
+            let (_, _, tokens) = sign_up(&url).await?;
+            let auth = bearer(&tokens);
+            let mut body = call_body();
+            body["params"]["_meta"] = json!({
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+            });
+            let req = Req::post_json(
+                &u.path,
+                &body,
+                &[
+                    ("authorization", &auth),
+                    ("mcp-protocol-version", "2026-07-28"),
+                    ("mcp-method", "tools/call"),
+                    ("mcp-name", "echo"),
+                ],
+            );
+            let steps = Fixed::each(&req, true, conns);
+            let (tally, elapsed) = drive(&u.authority, steps, secs, None).await?;
+            tally.report("modern", conns, elapsed)
         }
         Mode::Initialize { url, conns, secs } => {
             let u = split(&url)?;

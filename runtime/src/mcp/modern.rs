@@ -291,6 +291,8 @@ impl ServerHandle for Stateless {
 /// first (never logged: there is nothing to resume in this era).
 pub(crate) enum Served {
     Json(StatusCode, Value),
+    /// A response already serialized (written as it is: the hot path).
+    Text(StatusCode, String),
     Sse(mpsc::Receiver<Bytes>),
 }
 
@@ -352,12 +354,16 @@ pub(crate) async fn serve(
     let watched = ctx.clone();
     let core = core.clone();
     let id = req.id.clone();
+    // Set when the answer is -32021, which HTTP carries as 400.
+    let refused = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = refused.clone();
     let run = async move {
         let method = req.method.clone();
         let shared = is_catalog_read(&core, &req);
         let done = AssertUnwindSafe(call(&core, ctx, req)).catch_unwind().await;
         let message = match done {
             _ if watched.missing_capability().is_some() => {
+                flag.store(true, std::sync::atomic::Ordering::Release);
                 let capability = watched.missing_capability().unwrap_or_default();
                 refuse(
                     StatusCode::BAD_REQUEST,
@@ -385,7 +391,7 @@ pub(crate) async fn serve(
         };
         out.finish(Some(message.to_string()));
     };
-    Ok(reply(Box::pin(run), rx).await)
+    Ok(reply(Box::pin(run), rx, refused).await)
 }
 
 /// The method itself, from the families every era shares.
@@ -593,7 +599,11 @@ type Run = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 /// JSON when the response comes before any notification, else SSE. The run is
 /// driven here; a switch to SSE moves it to a task that ends, dropping the
 /// run, when the client closes the stream (that is cancellation here).
-async fn reply(mut run: Run, mut rx: mpsc::UnboundedReceiver<StreamItem>) -> Served {
+async fn reply(
+    mut run: Run,
+    mut rx: mpsc::UnboundedReceiver<StreamItem>,
+    refused: Arc<std::sync::atomic::AtomicBool>,
+) -> Served {
     let mut finished = false;
     let first = loop {
         tokio::select! {
@@ -601,13 +611,12 @@ async fn reply(mut run: Run, mut rx: mpsc::UnboundedReceiver<StreamItem>) -> Ser
             () = &mut run, if !finished => finished = true,
             item = rx.recv() => match item {
                 Some(StreamItem::Final(Some(text))) => {
-                    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                    let status = if body["error"]["code"] == MISSING_CAPABILITY {
+                    let status = if refused.load(std::sync::atomic::Ordering::Acquire) {
                         StatusCode::BAD_REQUEST
                     } else {
                         StatusCode::OK
                     };
-                    return Served::Json(status, body);
+                    return Served::Text(status, text);
                 }
                 Some(StreamItem::Message(m)) => break m,
                 // Nothing to resume in this era: the connection stays.

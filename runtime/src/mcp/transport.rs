@@ -212,6 +212,11 @@ impl McpEndpoint {
             Ok(modern::Served::Json(status, body)) => {
                 Err(Failure::Modern(modern::Refusal { status, body }))
             }
+            Ok(modern::Served::Text(StatusCode::OK, text)) => Ok(Reply::Json(text).into()),
+            Ok(modern::Served::Text(status, text)) => Err(Failure::Modern(modern::Refusal {
+                status,
+                body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            })),
             Ok(modern::Served::Sse(rx)) => Ok(Reply::Sse(rx).into()),
             Err(modern::Refused::Rpc(refusal)) => Err(Failure::Modern(refusal)),
             Err(modern::Refused::Transport(e)) => Err(e.into()),

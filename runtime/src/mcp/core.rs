@@ -340,13 +340,7 @@ impl Core {
         out: Outbound,
         cancel: CancellationToken,
     ) -> Result<Answer, McpError> {
-        let progress_token = req
-            .params
-            .as_ref()
-            .and_then(|p| p.get("_meta"))
-            .and_then(|m| m.get("progressToken"))
-            .filter(|t| t.is_string() || t.is_i64())
-            .cloned();
+        let progress_token = req.progress_token();
         let v = session.version;
         let ctx = Context::new(ContextParts {
             server: self.clone(),

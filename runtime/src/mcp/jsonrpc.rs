@@ -192,6 +192,19 @@ pub fn request(id: &RequestId, method: &str, params: Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": id.to_value(), "method": method, "params": params })
 }
 
+impl Request {
+    /// The progress token the client sent in `_meta` (a string or an
+    /// integer), if any.
+    pub(crate) fn progress_token(&self) -> Option<Value> {
+        self.params
+            .as_ref()
+            .and_then(|p| p.get("_meta"))
+            .and_then(|m| m.get("progressToken"))
+            .filter(|t| t.is_string() || t.is_i64())
+            .cloned()
+    }
+}
+
 /// The params of a request as an object (absent params read as `{}`).
 pub fn params_object(params: Option<Value>) -> Result<Map<String, Value>, McpError> {
     match params {

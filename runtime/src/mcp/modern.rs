@@ -340,13 +340,7 @@ pub(crate) async fn serve(
         session: Session::stateless(&principal.user_id, claims.capabilities, claims.log_level),
         principal: principal.clone(),
         request_id: req.id.clone(),
-        progress_token: req
-            .params
-            .as_ref()
-            .and_then(|p| p.get("_meta"))
-            .and_then(|m| m.get("progressToken"))
-            .filter(|t| t.is_string() || t.is_i64())
-            .cloned(),
+        progress_token: req.progress_token(),
         out: out.clone(),
         // Closing the response stream is the cancellation (the run is dropped).
         cancel: CancellationToken::new(),

@@ -95,6 +95,14 @@ enum Failure {
     Modern(modern::Refusal),
 }
 
+/// One JSON-RPC message; an unreadable one is answered with its own error.
+fn parse(value: Value) -> Result<Message, Failure> {
+    parse_message(value).map_err(|m| Failure::Rpc {
+        id: m.id,
+        error: m.error,
+    })
+}
+
 impl From<TransportError> for Failure {
     fn from(e: TransportError) -> Self {
         Failure::Transport(e)
@@ -197,10 +205,7 @@ impl McpEndpoint {
         principal: &Arc<Principal>,
         value: Value,
     ) -> Result<Answer, Failure> {
-        let message = parse_message(value).map_err(|m| Failure::Rpc {
-            id: m.id,
-            error: m.error,
-        })?;
+        let message = parse(value)?;
         let Message::Request(r) = message else {
             return Ok(Reply::Accepted.into());
         };
@@ -229,10 +234,7 @@ impl McpEndpoint {
         principal: &Arc<Principal>,
         value: Value,
     ) -> Result<Answer, Failure> {
-        let message = parse_message(value).map_err(|m| Failure::Rpc {
-            id: m.id,
-            error: m.error,
-        })?;
+        let message = parse(value)?;
         if let Message::Request(r) = &message
             && r.method == "initialize"
         {

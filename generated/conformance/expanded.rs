@@ -181,6 +181,114 @@ pub struct TestMissingCapabilityArgs {}
 #[serde(crate = "::gatehouse::__private::serde", deny_unknown_fields)]
 #[schemars(crate = "::gatehouse::__private::schemars")]
 pub struct TestLoggingToolArgs {}
+/// Arguments of the `test_input_required_result_elicitation` tool.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::gatehouse::__private::serde::Deserialize,
+    ::gatehouse::__private::serde::Serialize,
+    ::gatehouse::__private::schemars::JsonSchema
+)]
+#[serde(crate = "::gatehouse::__private::serde", deny_unknown_fields)]
+#[schemars(crate = "::gatehouse::__private::schemars")]
+pub struct TestInputRequiredResultElicitationArgs {}
+/// Arguments of the `test_input_required_result_sampling` tool.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::gatehouse::__private::serde::Deserialize,
+    ::gatehouse::__private::serde::Serialize,
+    ::gatehouse::__private::schemars::JsonSchema
+)]
+#[serde(crate = "::gatehouse::__private::serde", deny_unknown_fields)]
+#[schemars(crate = "::gatehouse::__private::schemars")]
+pub struct TestInputRequiredResultSamplingArgs {}
+/// Arguments of the `test_input_required_result_list_roots` tool.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::gatehouse::__private::serde::Deserialize,
+    ::gatehouse::__private::serde::Serialize,
+    ::gatehouse::__private::schemars::JsonSchema
+)]
+#[serde(crate = "::gatehouse::__private::serde", deny_unknown_fields)]
+#[schemars(crate = "::gatehouse::__private::schemars")]
+pub struct TestInputRequiredResultListRootsArgs {}
+/// Arguments of the `test_input_required_result_request_state` tool.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::gatehouse::__private::serde::Deserialize,
+    ::gatehouse::__private::serde::Serialize,
+    ::gatehouse::__private::schemars::JsonSchema
+)]
+#[serde(crate = "::gatehouse::__private::serde", deny_unknown_fields)]
+#[schemars(crate = "::gatehouse::__private::schemars")]
+pub struct TestInputRequiredResultRequestStateArgs {}
+/// Arguments of the `test_input_required_result_multiple_inputs` tool.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::gatehouse::__private::serde::Deserialize,
+    ::gatehouse::__private::serde::Serialize,
+    ::gatehouse::__private::schemars::JsonSchema
+)]
+#[serde(crate = "::gatehouse::__private::serde", deny_unknown_fields)]
+#[schemars(crate = "::gatehouse::__private::schemars")]
+pub struct TestInputRequiredResultMultipleInputsArgs {}
+/// Arguments of the `test_input_required_result_multi_round` tool.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::gatehouse::__private::serde::Deserialize,
+    ::gatehouse::__private::serde::Serialize,
+    ::gatehouse::__private::schemars::JsonSchema
+)]
+#[serde(crate = "::gatehouse::__private::serde", deny_unknown_fields)]
+#[schemars(crate = "::gatehouse::__private::schemars")]
+pub struct TestInputRequiredResultMultiRoundArgs {}
+/// Arguments of the `test_input_required_result_tampered_state` tool.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::gatehouse::__private::serde::Deserialize,
+    ::gatehouse::__private::serde::Serialize,
+    ::gatehouse::__private::schemars::JsonSchema
+)]
+#[serde(crate = "::gatehouse::__private::serde", deny_unknown_fields)]
+#[schemars(crate = "::gatehouse::__private::schemars")]
+pub struct TestInputRequiredResultTamperedStateArgs {}
+/// Arguments of the `test_input_required_result_capabilities` tool.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::gatehouse::__private::serde::Deserialize,
+    ::gatehouse::__private::serde::Serialize,
+    ::gatehouse::__private::schemars::JsonSchema
+)]
+#[serde(crate = "::gatehouse::__private::serde", deny_unknown_fields)]
+#[schemars(crate = "::gatehouse::__private::schemars")]
+pub struct TestInputRequiredResultCapabilitiesArgs {}
+/// Arguments of the `test_streaming_elicitation` tool.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::gatehouse::__private::serde::Deserialize,
+    ::gatehouse::__private::serde::Serialize,
+    ::gatehouse::__private::schemars::JsonSchema
+)]
+#[serde(crate = "::gatehouse::__private::serde", deny_unknown_fields)]
+#[schemars(crate = "::gatehouse::__private::schemars")]
+pub struct TestStreamingElicitationArgs {}
 /// Arguments of the `test_reconnection` tool.
 #[derive(
     Debug,
@@ -212,6 +320,10 @@ pub type JsonSchema202012ToolArgs = ::gatehouse::__private::serde_json::Map<
 pub struct TemplateParams {
     pub id: ::std::string::String,
 }
+/// Arguments of the `test_input_required_result_prompt` prompt.
+#[derive(Debug, Clone, PartialEq, ::gatehouse::__private::serde::Deserialize)]
+#[serde(crate = "::gatehouse::__private::serde")]
+pub struct TestInputRequiredResultPromptPromptArgs {}
 /// The `gatehouse-conformance` server's tools: implement one method per tool.
 pub trait Tools: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Tool `test_simple_text`: Returns a simple text response.
@@ -326,6 +438,78 @@ pub trait Tools: ::core::marker::Send + ::core::marker::Sync + 'static {
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<::gatehouse::ToolResult, ::gatehouse::ToolError>,
     > + ::core::marker::Send;
+    /// Tool `test_input_required_result_elicitation`: Asks the user's name (input request `user_name`; 2026-07-28 InputRequiredResult, SEP-2322).
+    fn test_input_required_result_elicitation(
+        &self,
+        ctx: ::gatehouse::Context,
+        args: TestInputRequiredResultElicitationArgs,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<::gatehouse::ToolResult, ::gatehouse::ToolError>,
+    > + ::core::marker::Send;
+    /// Tool `test_input_required_result_sampling`: Asks the client's model a question (input request `capital_question`, SEP-2322).
+    fn test_input_required_result_sampling(
+        &self,
+        ctx: ::gatehouse::Context,
+        args: TestInputRequiredResultSamplingArgs,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<::gatehouse::ToolResult, ::gatehouse::ToolError>,
+    > + ::core::marker::Send;
+    /// Tool `test_input_required_result_list_roots`: Asks for the client's roots (input request `client_roots`, SEP-2322).
+    fn test_input_required_result_list_roots(
+        &self,
+        ctx: ::gatehouse::Context,
+        args: TestInputRequiredResultListRootsArgs,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<::gatehouse::ToolResult, ::gatehouse::ToolError>,
+    > + ::core::marker::Send;
+    /// Tool `test_input_required_result_request_state`: Asks for a confirmation; answers "state-ok" once the retry's requestState checks out (SEP-2322).
+    fn test_input_required_result_request_state(
+        &self,
+        ctx: ::gatehouse::Context,
+        args: TestInputRequiredResultRequestStateArgs,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<::gatehouse::ToolResult, ::gatehouse::ToolError>,
+    > + ::core::marker::Send;
+    /// Tool `test_input_required_result_multiple_inputs`: Asks for a name, a sampled greeting and the roots at once (SEP-2322).
+    fn test_input_required_result_multiple_inputs(
+        &self,
+        ctx: ::gatehouse::Context,
+        args: TestInputRequiredResultMultipleInputsArgs,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<::gatehouse::ToolResult, ::gatehouse::ToolError>,
+    > + ::core::marker::Send;
+    /// Tool `test_input_required_result_multi_round`: Asks for a name, then a favourite colour, in two rounds (SEP-2322).
+    fn test_input_required_result_multi_round(
+        &self,
+        ctx: ::gatehouse::Context,
+        args: TestInputRequiredResultMultiRoundArgs,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<::gatehouse::ToolResult, ::gatehouse::ToolError>,
+    > + ::core::marker::Send;
+    /// Tool `test_input_required_result_tampered_state`: Asks for a confirmation; a tampered requestState on the retry is refused (SEP-2322).
+    fn test_input_required_result_tampered_state(
+        &self,
+        ctx: ::gatehouse::Context,
+        args: TestInputRequiredResultTamperedStateArgs,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<::gatehouse::ToolResult, ::gatehouse::ToolError>,
+    > + ::core::marker::Send;
+    /// Tool `test_input_required_result_capabilities`: Asks only what the request's declared client capabilities allow (SEP-2322).
+    fn test_input_required_result_capabilities(
+        &self,
+        ctx: ::gatehouse::Context,
+        args: TestInputRequiredResultCapabilitiesArgs,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<::gatehouse::ToolResult, ::gatehouse::ToolError>,
+    > + ::core::marker::Send;
+    /// Tool `test_streaming_elicitation`: Elicits while a response stream is open; in 2026-07-28 no request travels on that stream (SEP-2575).
+    fn test_streaming_elicitation(
+        &self,
+        ctx: ::gatehouse::Context,
+        args: TestStreamingElicitationArgs,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<::gatehouse::ToolResult, ::gatehouse::ToolError>,
+    > + ::core::marker::Send;
     /// Tool `test_reconnection`: Closes its SSE stream mid-call; the result comes on the resumed stream (SEP-1699).
     fn test_reconnection(
         &self,
@@ -352,6 +536,17 @@ pub trait Tools: ::core::marker::Send + ::core::marker::Sync + 'static {
         Output = ::core::result::Result<
             ::std::vec::Vec<::gatehouse::ResourceContents>,
             ::gatehouse::ResourceError,
+        >,
+    > + ::core::marker::Send;
+    /// Template variables for the `test_input_required_result_prompt` prompt, added to its arguments (return a JSON object).
+    fn prompt_test_input_required_result_prompt(
+        &self,
+        ctx: ::gatehouse::Context,
+        args: TestInputRequiredResultPromptPromptArgs,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<
+            ::gatehouse::__private::serde_json::Value,
+            ::gatehouse::ToolError,
         >,
     > + ::core::marker::Send;
     /// Suggestions for `completion/complete` (prompt arguments without
@@ -496,6 +691,78 @@ impl<T: Tools> ::gatehouse::__private::Handlers for Dispatch<T> {
                     self.0.test_logging_tool(ctx, args).await
                 })
             }
+            "test_input_required_result_elicitation" => {
+                ::std::boxed::Box::pin(async move {
+                    let args: TestInputRequiredResultElicitationArgs = ::gatehouse::__private::parse_args(
+                        args,
+                    )?;
+                    self.0.test_input_required_result_elicitation(ctx, args).await
+                })
+            }
+            "test_input_required_result_sampling" => {
+                ::std::boxed::Box::pin(async move {
+                    let args: TestInputRequiredResultSamplingArgs = ::gatehouse::__private::parse_args(
+                        args,
+                    )?;
+                    self.0.test_input_required_result_sampling(ctx, args).await
+                })
+            }
+            "test_input_required_result_list_roots" => {
+                ::std::boxed::Box::pin(async move {
+                    let args: TestInputRequiredResultListRootsArgs = ::gatehouse::__private::parse_args(
+                        args,
+                    )?;
+                    self.0.test_input_required_result_list_roots(ctx, args).await
+                })
+            }
+            "test_input_required_result_request_state" => {
+                ::std::boxed::Box::pin(async move {
+                    let args: TestInputRequiredResultRequestStateArgs = ::gatehouse::__private::parse_args(
+                        args,
+                    )?;
+                    self.0.test_input_required_result_request_state(ctx, args).await
+                })
+            }
+            "test_input_required_result_multiple_inputs" => {
+                ::std::boxed::Box::pin(async move {
+                    let args: TestInputRequiredResultMultipleInputsArgs = ::gatehouse::__private::parse_args(
+                        args,
+                    )?;
+                    self.0.test_input_required_result_multiple_inputs(ctx, args).await
+                })
+            }
+            "test_input_required_result_multi_round" => {
+                ::std::boxed::Box::pin(async move {
+                    let args: TestInputRequiredResultMultiRoundArgs = ::gatehouse::__private::parse_args(
+                        args,
+                    )?;
+                    self.0.test_input_required_result_multi_round(ctx, args).await
+                })
+            }
+            "test_input_required_result_tampered_state" => {
+                ::std::boxed::Box::pin(async move {
+                    let args: TestInputRequiredResultTamperedStateArgs = ::gatehouse::__private::parse_args(
+                        args,
+                    )?;
+                    self.0.test_input_required_result_tampered_state(ctx, args).await
+                })
+            }
+            "test_input_required_result_capabilities" => {
+                ::std::boxed::Box::pin(async move {
+                    let args: TestInputRequiredResultCapabilitiesArgs = ::gatehouse::__private::parse_args(
+                        args,
+                    )?;
+                    self.0.test_input_required_result_capabilities(ctx, args).await
+                })
+            }
+            "test_streaming_elicitation" => {
+                ::std::boxed::Box::pin(async move {
+                    let args: TestStreamingElicitationArgs = ::gatehouse::__private::parse_args(
+                        args,
+                    )?;
+                    self.0.test_streaming_elicitation(ctx, args).await
+                })
+            }
             "test_reconnection" => {
                 ::std::boxed::Box::pin(async move {
                     let args: TestReconnectionArgs = ::gatehouse::__private::parse_args(
@@ -561,6 +828,16 @@ impl<T: Tools> ::gatehouse::__private::Handlers for Dispatch<T> {
     > {
         let _ = (&ctx, &args);
         match name {
+            "test_input_required_result_prompt" => {
+                ::std::boxed::Box::pin(async move {
+                    let args: TestInputRequiredResultPromptPromptArgs = ::gatehouse::__private::prompt_args(
+                        args,
+                    )?;
+                    ::gatehouse::__private::variables(
+                        self.0.prompt_test_input_required_result_prompt(ctx, args).await?,
+                    )
+                })
+            }
             other => ::gatehouse::__private::unknown_prompt(other),
         }
     }
@@ -606,6 +883,31 @@ pub fn definition() -> ::gatehouse::__private::ServerDefinition {
             < TestMissingCapabilityArgs > ("test_missing_capability"),
             ::gatehouse::__private::ToolSchemas::of:: < TestLoggingToolArgs >
             ("test_logging_tool"), ::gatehouse::__private::ToolSchemas::of:: <
+            TestInputRequiredResultElicitationArgs >
+            ("test_input_required_result_elicitation"),
+            ::gatehouse::__private::ToolSchemas::of:: <
+            TestInputRequiredResultSamplingArgs >
+            ("test_input_required_result_sampling"),
+            ::gatehouse::__private::ToolSchemas::of:: <
+            TestInputRequiredResultListRootsArgs >
+            ("test_input_required_result_list_roots"),
+            ::gatehouse::__private::ToolSchemas::of:: <
+            TestInputRequiredResultRequestStateArgs >
+            ("test_input_required_result_request_state"),
+            ::gatehouse::__private::ToolSchemas::of:: <
+            TestInputRequiredResultMultipleInputsArgs >
+            ("test_input_required_result_multiple_inputs"),
+            ::gatehouse::__private::ToolSchemas::of:: <
+            TestInputRequiredResultMultiRoundArgs >
+            ("test_input_required_result_multi_round"),
+            ::gatehouse::__private::ToolSchemas::of:: <
+            TestInputRequiredResultTamperedStateArgs >
+            ("test_input_required_result_tampered_state"),
+            ::gatehouse::__private::ToolSchemas::of:: <
+            TestInputRequiredResultCapabilitiesArgs >
+            ("test_input_required_result_capabilities"),
+            ::gatehouse::__private::ToolSchemas::of:: < TestStreamingElicitationArgs >
+            ("test_streaming_elicitation"), ::gatehouse::__private::ToolSchemas::of:: <
             TestReconnectionArgs > ("test_reconnection"),
             ::gatehouse::__private::ToolSchemas::raw("json_schema_2020_12_tool", ||
             ::gatehouse::__private::raw_schema("{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"type\":\"object\",\"$defs\":{\"address\":{\"type\":\"object\",\"properties\":{\"street\":{\"type\":\"string\"},\"city\":{\"type\":\"string\"}}}},\"properties\":{\"name\":{\"type\":\"string\"},\"address\":{\"$ref\":\"#/$defs/address\"}},\"additionalProperties\":false}"))

@@ -21,6 +21,7 @@ use crate::http::request_id::RequestIds;
 use crate::mcp::catalog::{Catalog, CatalogError};
 use crate::mcp::core::Core;
 use crate::mcp::{Handlers, McpEndpoint, ServerDefinition};
+use crate::oauth::sealing::Sealer;
 use crate::oauth::{OAuth, OAuthStartError};
 use crate::principal::LocalUser;
 use crate::resource::BearerAuth;
@@ -117,12 +118,16 @@ impl App {
             );
         }
         let name = catalog.server_info.name.clone();
+        // 2026-07-28 request states are sealed with the server's key, shared
+        // by every replica (made and kept in the store without one).
+        let sealer = Sealer::load(&store, config.secret_key.as_deref()).await?;
         let core = Arc::new(Core::new(
             catalog,
             self.handlers,
             store,
             config.settings.clone(),
             oauth.as_ref().map(|o| o.upstream.clone()),
+            sealer,
         ));
         let mut tasks = vec![
             core.spawn_signal_handler(),

@@ -28,8 +28,9 @@ pub use gatehouse_macros::spec;
 pub use gatehouse_specs::Auth;
 pub use mcp::wire::{Annotations, Content, ResourceContents, Role, ToolResult};
 pub use mcp::{
-    ClientRequestError, CompletionRef, CompletionRequest, Context, LogLevel, ProtocolVersion,
-    ResourceError, Settings, ToolError,
+    ClientRequestError, CompletionRef, CompletionRequest, Context, ElicitAction, ElicitResult,
+    Elicitation, InputRequest, ListRoots, LogLevel, ProtocolVersion, ResourceError, Root, Roots,
+    Sampling, SamplingMessage, SamplingResult, Settings, ToolError,
 };
 pub use principal::Principal;
 pub use store::{Backend, Store, StoreError};

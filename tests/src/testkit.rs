@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use gatehouse::{
-    CompletionRef, CompletionRequest, Content, Context, LogLevel, ResourceContents, ResourceError,
-    ToolError, ToolResult,
+    CompletionRef, CompletionRequest, Content, Context, Elicitation, LogLevel, ResourceContents,
+    ResourceError, Sampling, ToolError, ToolResult,
 };
 use serde_json::{Value, json};
 
@@ -73,13 +73,39 @@ impl Tools for Kit {
 
     async fn sample(&self, ctx: Context, args: SampleArgs) -> Result<ToolResult, ToolError> {
         let answer = ctx
-            .create_message(json!({
-                "messages": [{ "role": "user", "content": { "type": "text", "text": args.prompt } }],
-                "maxTokens": 50,
-            }))
+            .create_message(Sampling::prompt(args.prompt, 50))
             .await?;
-        let text = answer["content"]["text"].as_str().unwrap_or("").to_string();
-        Ok(ToolResult::text(format!("the model said: {text}")))
+        Ok(ToolResult::text(format!(
+            "the model said: {}",
+            answer.text()
+        )))
+    }
+
+    async fn introduce(&self, ctx: Context, args: IntroduceArgs) -> Result<ToolResult, ToolError> {
+        #[derive(schemars::JsonSchema, serde::Deserialize)]
+        struct Name {
+            /// Your name
+            name: String,
+        }
+        #[derive(schemars::JsonSchema, serde::Deserialize)]
+        struct Colour {
+            colour: String,
+        }
+        let answer = ctx
+            .elicit(Elicitation::form::<Name>("What is your name?"))
+            .await?;
+        let Some(Name { name }) = answer.accepted()? else {
+            return Ok(ToolResult::text(format!("no name ({:?})", answer.action)));
+        };
+        let question = format!("What is your favourite colour, {name}?");
+        let answer = ctx.elicit(Elicitation::form::<Colour>(question)).await?;
+        let Some(Colour { colour }) = answer.accepted()? else {
+            return Ok(ToolResult::text(format!(
+                "{name} keeps their colour to themselves"
+            )));
+        };
+        let greeting = args.greeting.unwrap_or_default();
+        Ok(ToolResult::text(format!("{greeting}{name} likes {colour}")))
     }
 
     async fn announce(&self, ctx: Context, args: AnnounceArgs) -> Result<ToolResult, ToolError> {

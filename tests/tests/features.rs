@@ -48,7 +48,7 @@ backend_tests! {
             }
         }
         assert_eq!(pages, 3);
-        assert_eq!(names.len(), 13);
+        assert_eq!(names.len(), 14);
         let reply = session.request("prompts/list", json!({ "cursor": "not-ours" })).await;
         assert_eq!(error_code(&reply), -32602);
     }

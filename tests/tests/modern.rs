@@ -3,10 +3,38 @@
 //! checked against their headers, answered with `resultType` and caching
 //! hints, and leave nothing in the store; the session era is untouched.
 
+use std::time::Duration;
+
 use gatehouse_tests::modern::{Answer, Listen, V, meta, post, with_meta};
-use gatehouse_tests::{TestServer, backend_tests};
+use gatehouse_tests::{SseStream, TestServer, backend_tests, testkit};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// `tools/call introduce` as a 2026-07-28 client that can elicit sends it,
+/// with `extra` (answers, state) beside the name and arguments.
+fn introduce(greeting: &str, extra: Value) -> Value {
+    let mut params = json!({ "name": "introduce", "arguments": { "greeting": greeting } });
+    for (k, v) in extra.as_object().unwrap() {
+        params[k] = v.clone();
+    }
+    with_meta(
+        params,
+        json!({ "io.modelcontextprotocol/clientCapabilities": { "elicitation": {} } }),
+    )
+}
+
+fn accept(content: Value) -> Value {
+    json!({ "action": "accept", "content": content })
+}
+
+/// The -32602 message of an answer, or a panic showing what came instead.
+fn invalid_params(a: &Answer) -> String {
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body["error"]["code"], -32602, "{}", a.body);
+    a.body["error"]["message"].as_str().unwrap().to_string()
+}
 
 async fn count(store: &gatehouse::Store, sql: &'static str) -> i64 {
     match (store.sqlite(), store.postgres()) {
@@ -190,5 +218,124 @@ backend_tests! {
         assert_eq!(update["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 42);
         let bad = post(&url, None, 8, "subscriptions/listen", json!({ "notifications": [], "_meta": meta() }), &[]).await;
         assert_eq!((bad.status, bad.body["error"]["code"].as_i64()), (StatusCode::BAD_REQUEST, Some(-32602)), "{}", bad.body);
+    }
+
+    // Issue 13, item 3: one tool body that asks the user twice (a name, then a
+    // colour whose question names them) works unchanged in both eras. In a
+    // session each question is a request on the call's stream; in 2026-07-28
+    // each is an InputRequiredResult (SEP-2322), the retry carries the answer,
+    // the sealed requestState the earlier ones, and any replica can take the
+    // next round (the sealing key is the store's).
+    async fn one_tool_asks_in_both_eras(db) {
+        let server = TestServer::testkit(&db).await;
+        let session = server.client().initialize("2025-11-25").await;
+        let response = session.post().json(&json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": { "name": "introduce", "arguments": { "greeting": "So: " } } })).send().await.unwrap();
+        let mut stream = SseStream::new(response);
+        let mut questions = Vec::new();
+        for answer in [json!({ "name": "Ada" }), json!({ "colour": "teal" })] {
+            let request = loop {
+                let e = stream.next_event(WAIT).await.expect("a question arrives");
+                if let Some(m) = e.json() {
+                    break m;
+                }
+            };
+            assert_eq!(request["method"], "elicitation/create", "{request}");
+            questions.push(request["params"]["message"].clone());
+            let sent = session.send(json!({ "jsonrpc": "2.0", "id": request["id"], "result": accept(answer) })).await;
+            assert_eq!(sent.status, StatusCode::ACCEPTED);
+        }
+        assert_eq!(questions, [json!("What is your name?"), json!("What is your favourite colour, Ada?")]);
+        let rest = stream.rest(WAIT).await;
+        let done = rest.iter().filter_map(|e| e.json()).next_back().unwrap();
+        assert_eq!(done["result"]["content"][0]["text"], "So: Ada likes teal", "{done}");
+
+        let url = server.url();
+        let first = post(&url, None, 2, "tools/call", introduce("So: ", json!({})), &[]).await;
+        assert_eq!(first.status, StatusCode::OK);
+        let r = &first.body["result"];
+        assert_eq!(r["resultType"], "input_required", "{r}");
+        assert_eq!(r["inputRequests"]["elicitation-1"]["method"], "elicitation/create");
+        let asked = &r["inputRequests"]["elicitation-1"]["params"];
+        assert_eq!(asked["message"], "What is your name?");
+        assert_eq!(asked["requestedSchema"]["properties"]["name"]["type"], "string");
+        assert_eq!(asked["requestedSchema"]["required"], json!(["name"]));
+        assert!(r.get("ttlMs").is_none() && r.get("content").is_none(), "{r}");
+        let state1 = r["requestState"].clone();
+
+        let second = post(&url, None, 3, "tools/call", introduce("So: ", json!({
+            "inputResponses": { "elicitation-1": accept(json!({ "name": "Ada" })) }, "requestState": state1 })), &[]).await;
+        let r = &second.body["result"];
+        assert_eq!(r["resultType"], "input_required", "{r}");
+        let keys: Vec<&String> = r["inputRequests"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["elicitation-2"], "the name is not asked again");
+        assert_eq!(r["inputRequests"]["elicitation-2"]["params"]["message"], "What is your favourite colour, Ada?");
+        let state2 = r["requestState"].clone();
+        assert_ne!(state1, state2);
+
+        // The last round on another replica over the same store; an attempt to
+        // replace the first answer through inputResponses is ignored.
+        let replica = TestServer::testkit(&db).await;
+        let last = post(&replica.url(), None, 4, "tools/call", introduce("So: ", json!({
+            "inputResponses": {
+                "elicitation-2": accept(json!({ "colour": "teal" })),
+                "elicitation-1": accept(json!({ "name": "Mallory" })),
+            },
+            "requestState": state2 })), &[]).await;
+        let r = &last.body["result"];
+        assert_eq!(r["resultType"], "complete", "{}", last.body);
+        assert_eq!(r["content"][0]["text"], "So: Ada likes teal");
+
+        // Declining is an answer too.
+        let declined = post(&url, None, 5, "tools/call", introduce("", json!({
+            "inputResponses": { "elicitation-1": { "action": "decline" } } })), &[]).await;
+        assert_eq!(declined.body["result"]["content"][0]["text"], "no name (Decline)", "{}", declined.body);
+        replica.stop().await;
+        server.stop().await;
+    }
+
+    // SEP-2322: requestState is sealed and bound. Tampered, taken to other
+    // arguments, another tool or another user, or answered with something
+    // that is not a result of the question: -32602, and the tool never
+    // completes.
+    async fn request_state_cannot_be_forged_or_moved(db) {
+        let server = TestServer::start(&db, testkit::app().with_auth(gatehouse::Auth::OAuth)).await;
+        let url = server.url();
+        let (_, ada) = server.oauth().sign_up("ada@example.com", None).await;
+        let (_, eve) = server.oauth().sign_up("eve@example.com", None).await;
+        let ada = ada["access_token"].as_str().unwrap();
+        let eve = eve["access_token"].as_str().unwrap();
+        let first = post(&url, Some(ada), 1, "tools/call", introduce("Hi ", json!({})), &[]).await;
+        assert_eq!(first.body["result"]["resultType"], "input_required", "{}", first.body);
+        let state = first.body["result"]["requestState"].as_str().unwrap().to_string();
+        let name = json!({ "elicitation-1": accept(json!({ "name": "Ada" })) });
+
+        let mut tampered = state.clone().into_bytes();
+        let at = tampered.len() / 2;
+        tampered[at] = if tampered[at] == b'x' { b'y' } else { b'x' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        for forged in [format!("{state}-TAMPERED"), tampered, "v1.abc.def".into(), String::new()] {
+            let a = post(&url, Some(ada), 2, "tools/call", introduce("Hi ", json!({ "inputResponses": name, "requestState": forged })), &[]).await;
+            assert!(invalid_params(&a).contains("integrity"), "{}", a.body);
+        }
+        let other_args = post(&url, Some(ada), 3, "tools/call", introduce("Bye ", json!({ "inputResponses": name, "requestState": state })), &[]).await;
+        assert!(invalid_params(&other_args).contains("another request"));
+        let other_tool = post(&url, Some(ada), 4, "tools/call", with_meta(json!({ "name": "echo", "arguments": { "greeting": "Hi " },
+            "inputResponses": name, "requestState": state }), json!({})), &[]).await;
+        assert!(invalid_params(&other_tool).contains("another request"));
+        let other_user = post(&url, Some(eve), 5, "tools/call", introduce("Hi ", json!({ "inputResponses": name, "requestState": state })), &[]).await;
+        assert!(invalid_params(&other_user).contains("another request"));
+
+        let malformed = post(&url, Some(ada), 6, "tools/call", introduce("Hi ", json!({
+            "inputResponses": { "elicitation-1": { "action": "maybe" } }, "requestState": state })), &[]).await;
+        assert!(invalid_params(&malformed).contains("not a valid elicitation/create result"), "{}", malformed.body);
+        for (bad, says) in [(json!(null), "`inputResponses` must be an object"), (json!({ "elicitation-1": 12345 }), "must be an object")] {
+            let a = post(&url, Some(ada), 7, "tools/call", introduce("Hi ", json!({ "inputResponses": bad })), &[]).await;
+            assert!(invalid_params(&a).contains(says), "{}", a.body);
+        }
+        // The real owner still goes on with the untouched state.
+        let next = post(&url, Some(ada), 8, "tools/call", introduce("Hi ", json!({ "inputResponses": name, "requestState": state })), &[]).await;
+        assert_eq!(next.body["result"]["inputRequests"]["elicitation-2"]["method"], "elicitation/create", "{}", next.body);
+        server.stop().await;
     }
 }

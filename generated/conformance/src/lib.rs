@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use gatehouse::{
-    Content, Context, LogLevel, ResourceContents, ResourceError, Store, ToolError, ToolResult,
+    Content, Context, ElicitResult, Elicitation, ListRoots, LogLevel, ResourceContents,
+    ResourceError, Sampling, Store, ToolError, ToolResult,
 };
 use serde_json::{Value, json};
 
@@ -37,29 +38,71 @@ pub async fn app(_store: Store) -> anyhow::Result<gatehouse::App> {
     }
 }
 
-/// The text of a client's answer to `sampling/createMessage`: the content block's
-/// text, or the whole content when it is not text.
-fn sampled_text(result: &Value) -> String {
-    match result.pointer("/content/text").and_then(Value::as_str) {
-        Some(text) => text.to_owned(),
-        None => result
-            .get("content")
-            .cloned()
-            .unwrap_or(Value::Null)
-            .to_string(),
-    }
+/// Sends `elicitation/create` and reports what the user answered.
+async fn elicit_and_report(ctx: &Context, request: Elicitation) -> Result<ToolResult, ToolError> {
+    let answer = ctx.elicit(request).await?;
+    let action = serde_json::to_value(answer.action)?;
+    let content = json!(answer.content);
+    Ok(ToolResult::text(format!(
+        "User response: action={}, content={content}",
+        action.as_str().unwrap_or_default()
+    )))
 }
 
-/// Sends `elicitation/create` and reports what the user answered.
-async fn elicit_and_report(ctx: &Context, params: Value) -> Result<ToolResult, ToolError> {
-    let answer = ctx.elicit(params).await?;
-    let action = answer
-        .get("action")
-        .and_then(Value::as_str)
-        .unwrap_or("unknown");
-    let content = answer.get("content").cloned().unwrap_or(Value::Null);
+/// A name (input-required scenarios).
+#[derive(schemars::JsonSchema, serde::Deserialize)]
+struct Name {
+    name: String,
+}
+
+/// A yes or no.
+#[derive(schemars::JsonSchema, serde::Deserialize)]
+struct Confirmation {
+    ok: bool,
+}
+
+/// A favourite colour.
+#[derive(schemars::JsonSchema, serde::Deserialize)]
+struct Colour {
+    color: String,
+}
+
+/// Background for a prompt.
+#[derive(schemars::JsonSchema, serde::Deserialize)]
+struct Background {
+    context: String,
+}
+
+/// The form's values as `T`, or a tool error saying what the user did instead.
+fn accepted<T: serde::de::DeserializeOwned>(answer: &ElicitResult) -> Result<T, ToolError> {
+    answer
+        .accepted::<T>()
+        .map_err(|e| ToolError::failed(format!("the form came back malformed: {e}")))?
+        .ok_or_else(|| ToolError::failed(format!("the user chose to {:?}", answer.action)))
+}
+
+fn ask_name(key: &str, message: &str) -> Elicitation {
+    Elicitation::form::<Name>(message).key(key)
+}
+
+/// What `test_elicitation` asks for.
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+struct Account {
+    /// Your username
+    username: String,
+    /// Your email address
+    email: String,
+}
+
+/// Asks for a confirmation; reached only once the retry's `requestState`
+/// has passed the framework's integrity and binding checks.
+async fn confirm(ctx: &Context) -> Result<ToolResult, ToolError> {
+    let ask = Elicitation::form::<Confirmation>("Please confirm").key("confirm");
+    let confirmation: Confirmation = accepted(&ctx.elicit(ask).await?)?;
     Ok(ToolResult::text(format!(
-        "User response: action={action}, content={content}"
+        "state-ok: confirmed={}",
+        confirmation.ok
     )))
 }
 
@@ -147,13 +190,8 @@ impl Tools for ConformanceServer {
         ctx: Context,
         _args: TestMissingCapabilityArgs,
     ) -> Result<ToolResult, ToolError> {
-        let answer = ctx
-            .create_message(json!({
-                "messages": [{ "role": "user", "content": { "type": "text", "text": "ping" } }],
-                "maxTokens": 10,
-            }))
-            .await?;
-        Ok(ToolResult::text(answer.to_string()))
+        let answer = ctx.create_message(Sampling::prompt("ping", 10)).await?;
+        Ok(ToolResult::text(answer.text()))
     }
 
     async fn test_logging_tool(
@@ -203,17 +241,9 @@ impl Tools for ConformanceServer {
         args: TestSamplingArgs,
     ) -> Result<ToolResult, ToolError> {
         let result = ctx
-            .create_message(json!({
-                "messages": [
-                    { "role": "user", "content": { "type": "text", "text": args.prompt } }
-                ],
-                "maxTokens": 100,
-            }))
+            .create_message(Sampling::prompt(args.prompt, 100))
             .await?;
-        Ok(ToolResult::text(format!(
-            "LLM response: {}",
-            sampled_text(&result)
-        )))
+        Ok(ToolResult::text(format!("LLM response: {}", result.text())))
     }
 
     async fn test_elicitation(
@@ -221,21 +251,7 @@ impl Tools for ConformanceServer {
         ctx: Context,
         args: TestElicitationArgs,
     ) -> Result<ToolResult, ToolError> {
-        elicit_and_report(
-            &ctx,
-            json!({
-                "message": args.message,
-                "requestedSchema": {
-                    "type": "object",
-                    "properties": {
-                        "username": { "type": "string", "description": "Your username" },
-                        "email": { "type": "string", "description": "Your email address" }
-                    },
-                    "required": ["username", "email"]
-                }
-            }),
-        )
-        .await
+        elicit_and_report(&ctx, Elicitation::form::<Account>(args.message)).await
     }
 
     async fn test_elicitation_sep1034_defaults(
@@ -245,9 +261,9 @@ impl Tools for ConformanceServer {
     ) -> Result<ToolResult, ToolError> {
         elicit_and_report(
             &ctx,
-            json!({
-                "message": "Please review and update the form fields with defaults",
-                "requestedSchema": {
+            Elicitation::with_schema(
+                "Please review and update the form fields with defaults",
+                json!({
                     "type": "object",
                     "properties": {
                         "name": { "type": "string", "description": "User name", "default": "John Doe" },
@@ -261,8 +277,8 @@ impl Tools for ConformanceServer {
                         },
                         "verified": { "type": "boolean", "description": "Verification status", "default": true }
                     }
-                }
-            }),
+                }),
+            ),
         )
         .await
     }
@@ -280,9 +296,9 @@ impl Tools for ConformanceServer {
             .collect();
         elicit_and_report(
             &ctx,
-            json!({
-                "message": "Please select options from the enum fields",
-                "requestedSchema": {
+            Elicitation::with_schema(
+                "Please select options from the enum fields",
+                json!({
                     "type": "object",
                     "properties": {
                         "untitledSingle": {
@@ -317,10 +333,162 @@ impl Tools for ConformanceServer {
                         }
                     },
                     "required": []
-                }
-            }),
+                }),
+            ),
         )
         .await
+    }
+
+    async fn test_input_required_result_elicitation(
+        &self,
+        ctx: Context,
+        _args: TestInputRequiredResultElicitationArgs,
+    ) -> Result<ToolResult, ToolError> {
+        let answer = ctx
+            .elicit(ask_name("user_name", "What is your name?"))
+            .await?;
+        let name: Name = accepted(&answer)?;
+        Ok(ToolResult::text(format!("Hello, {}!", name.name)))
+    }
+
+    async fn test_input_required_result_sampling(
+        &self,
+        ctx: Context,
+        _args: TestInputRequiredResultSamplingArgs,
+    ) -> Result<ToolResult, ToolError> {
+        let question =
+            Sampling::prompt("What is the capital of France?", 50).key("capital_question");
+        let answer = ctx.create_message(question).await?;
+        Ok(ToolResult::text(format!(
+            "The model says: {}",
+            answer.text()
+        )))
+    }
+
+    async fn test_input_required_result_list_roots(
+        &self,
+        ctx: Context,
+        _args: TestInputRequiredResultListRootsArgs,
+    ) -> Result<ToolResult, ToolError> {
+        let roots = ctx.ask(ListRoots::new().key("client_roots")).await?;
+        let uris: Vec<&str> = roots.roots.iter().map(|r| r.uri.as_str()).collect();
+        Ok(ToolResult::text(format!(
+            "Client roots: {}",
+            uris.join(", ")
+        )))
+    }
+
+    async fn test_input_required_result_request_state(
+        &self,
+        ctx: Context,
+        _args: TestInputRequiredResultRequestStateArgs,
+    ) -> Result<ToolResult, ToolError> {
+        confirm(&ctx).await
+    }
+
+    async fn test_input_required_result_multiple_inputs(
+        &self,
+        ctx: Context,
+        _args: TestInputRequiredResultMultipleInputsArgs,
+    ) -> Result<ToolResult, ToolError> {
+        // Asked together, so the client gets all three in one round.
+        let (name, greeting, roots) = tokio::try_join!(
+            ctx.elicit(ask_name("user_name", "What is your name?")),
+            ctx.create_message(Sampling::prompt("Generate a greeting", 50).key("greeting")),
+            ctx.ask(ListRoots::new().key("client_roots")),
+        )?;
+        let name: Name = accepted(&name)?;
+        Ok(ToolResult::text(format!(
+            "{} {} ({} roots)",
+            greeting.text(),
+            name.name,
+            roots.roots.len()
+        )))
+    }
+
+    async fn test_input_required_result_multi_round(
+        &self,
+        ctx: Context,
+        _args: TestInputRequiredResultMultiRoundArgs,
+    ) -> Result<ToolResult, ToolError> {
+        let name = ctx
+            .elicit(ask_name("step1", "Step 1: What is your name?"))
+            .await?;
+        let name: Name = accepted(&name)?;
+        let colour = Elicitation::form::<Colour>(format!(
+            "Step 2: What is your favorite color, {}?",
+            name.name
+        ))
+        .key("step2");
+        let colour: Colour = accepted(&ctx.elicit(colour).await?)?;
+        Ok(ToolResult::text(format!(
+            "{} likes {}",
+            name.name, colour.color
+        )))
+    }
+
+    async fn test_input_required_result_tampered_state(
+        &self,
+        ctx: Context,
+        _args: TestInputRequiredResultTamperedStateArgs,
+    ) -> Result<ToolResult, ToolError> {
+        confirm(&ctx).await
+    }
+
+    async fn test_input_required_result_capabilities(
+        &self,
+        ctx: Context,
+        _args: TestInputRequiredResultCapabilitiesArgs,
+    ) -> Result<ToolResult, ToolError> {
+        // Only what the request's client can answer is asked.
+        let name = async {
+            match ctx.client_supports("elicitation") {
+                true => ctx
+                    .elicit(ask_name("user_name", "What is your name?"))
+                    .await
+                    .map(Some),
+                false => Ok(None),
+            }
+        };
+        let greeting = async {
+            match ctx.client_supports("sampling") {
+                true => ctx
+                    .create_message(Sampling::prompt("Generate a greeting", 50).key("greeting"))
+                    .await
+                    .map(Some),
+                false => Ok(None),
+            }
+        };
+        let (name, greeting) = tokio::try_join!(name, greeting)?;
+        Ok(ToolResult::text(format!(
+            "asked for a name: {}; asked for a greeting: {}",
+            name.is_some(),
+            greeting.is_some()
+        )))
+    }
+
+    async fn test_streaming_elicitation(
+        &self,
+        ctx: Context,
+        _args: TestStreamingElicitationArgs,
+    ) -> Result<ToolResult, ToolError> {
+        ctx.progress(0.0, None, Some("about to ask"));
+        let name: Name = accepted(
+            &ctx.elicit(ask_name("user_name", "What is your name?"))
+                .await?,
+        )?;
+        Ok(ToolResult::text(format!("Hello, {}!", name.name)))
+    }
+
+    async fn prompt_test_input_required_result_prompt(
+        &self,
+        ctx: Context,
+        _args: TestInputRequiredResultPromptPromptArgs,
+    ) -> Result<Value, ToolError> {
+        let ask =
+            Elicitation::form::<Background>("What should the prompt be about?").key("context");
+        let background: Background = accepted(&ctx.elicit(ask).await?)?;
+        Ok(json!({ "context": background.context }))
     }
 
     async fn test_reconnection(

@@ -10,6 +10,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use super::handle::ClientRequestError;
 use super::handle::ServerHandle;
+use super::input::{
+    self, ElicitResult, Elicitation, InputRequest, ListRoots, Roots, Sampling, SamplingResult,
+};
+use super::input_required::{Lookup, Round};
 use super::jsonrpc::{self, RequestId};
 use super::logging::LogLevel;
 use super::outbound::Outbound;
@@ -137,6 +141,8 @@ struct Inner {
     /// A client capability the handler needed and the request did not
     /// declare (2026-07-28: the request is answered with -32021).
     missing_capability: Mutex<Option<&'static str>>,
+    /// 2026-07-28 calls that may require input: where answers come from.
+    round: Option<Arc<Round>>,
 }
 
 /// What a request's context is made of; the session and the caller are shared,
@@ -150,6 +156,9 @@ pub(crate) struct ContextParts {
     pub progress_token: Option<Value>,
     pub out: Outbound,
     pub cancel: CancellationToken,
+    /// 2026-07-28: the call's input round (`None` in a session, where input
+    /// requests go to the client on the request's stream).
+    pub round: Option<Arc<Round>>,
 }
 
 impl Context {
@@ -165,6 +174,7 @@ impl Context {
                 cancel: p.cancel,
                 last_progress: Mutex::new(None),
                 missing_capability: Mutex::new(None),
+                round: p.round,
             }),
         }
     }
@@ -331,37 +341,67 @@ impl Context {
             .await
     }
 
-    /// `sampling/createMessage`: ask the client's model for a completion.
-    pub async fn create_message(&self, params: Value) -> Result<Value, ClientRequestError> {
-        if self
-            .inner
-            .session
-            .client_capabilities
-            .get("sampling")
-            .is_none()
-        {
-            return Err(self.unsupported("sampling"));
-        }
-        self.request("sampling/createMessage", params).await
+    /// Whether the client declared `capability` (`sampling`, `elicitation`,
+    /// `roots`, …) for this request: at `initialize` in a session, in the
+    /// request's `_meta` in the 2026-07-28 era. Elicitation also needs
+    /// 2025-06-18 or later.
+    pub fn client_supports(&self, capability: &str) -> bool {
+        let session = &self.inner.session;
+        session.client_capabilities.get(capability).is_some()
+            && (capability != "elicitation" || session.version.has_titles_and_structured_output())
     }
 
-    /// `elicitation/create`: ask the user for input (2025-06-18 and later).
-    pub async fn elicit(&self, params: Value) -> Result<Value, ClientRequestError> {
-        if self
-            .inner
-            .session
-            .client_capabilities
-            .get("elicitation")
-            .is_none()
-            || !self
-                .inner
-                .session
-                .version
-                .has_titles_and_structured_output()
-        {
-            return Err(self.unsupported("elicitation"));
+    /// Ask the client for something in the middle of this request and wait
+    /// for the answer: an [`Elicitation`](super::input::Elicitation), a
+    /// [`Sampling`](super::input::Sampling) or
+    /// [`ListRoots`](super::input::ListRoots). In a session it is a request on
+    /// this request's stream. In the 2026-07-28 era the call ends here with an
+    /// `InputRequiredResult`, and the handler runs again from the start when
+    /// the client retries with the answer, so whatever it did before asking
+    /// must be safe to repeat. Questions asked together
+    /// (`tokio::join!(ctx.ask(a), ctx.ask(b))`) go to the client together.
+    pub async fn ask<R: InputRequest>(&self, request: R) -> Result<R::Output, ClientRequestError> {
+        if !self.client_supports(R::CAPABILITY) {
+            return Err(self.unsupported(R::CAPABILITY));
         }
-        self.request("elicitation/create", params).await
+        let params = request.params();
+        let Some(round) = &self.inner.round else {
+            let answer = self.request(R::METHOD, params).await?;
+            return serde_json::from_value(answer).map_err(|e| {
+                ClientRequestError::Malformed(format!("not a valid {} result: {e}", R::METHOD))
+            });
+        };
+        let key = match request.chosen_key() {
+            Some(k) => k.to_string(),
+            None => round.next_key(input::kind(R::METHOD)),
+        };
+        let answer = match round.lookup(&key, R::METHOD, params) {
+            Lookup::Answered(answer) => answer,
+            // The run ends at this point (`input_required::run_until_input`).
+            Lookup::Pending => std::future::pending::<Value>().await,
+        };
+        serde_json::from_value(answer).map_err(|e| {
+            round.malformed(&key, R::METHOD, &e);
+            ClientRequestError::Malformed(format!("not a valid {} result: {e}", R::METHOD))
+        })
+    }
+
+    /// `elicitation/create`: ask the user to fill in a form ([`Context::ask`]).
+    pub async fn elicit(&self, request: Elicitation) -> Result<ElicitResult, ClientRequestError> {
+        self.ask(request).await
+    }
+
+    /// `sampling/createMessage`: ask the client's model ([`Context::ask`]).
+    pub async fn create_message(
+        &self,
+        request: Sampling,
+    ) -> Result<SamplingResult, ClientRequestError> {
+        self.ask(request).await
+    }
+
+    /// `roots/list`: the client's roots ([`Context::ask`]).
+    pub async fn list_roots(&self) -> Result<Roots, ClientRequestError> {
+        self.ask(ListRoots::new()).await
     }
 
     /// L-8: the client did not declare `capability`; remembered so that a

@@ -116,6 +116,8 @@ pub(crate) struct Core {
     pub settings: Settings,
     /// Sign-in providers whose tokens tools may ask for (with OAuth).
     pub upstream: Option<Arc<crate::oauth::upstream::Upstream>>,
+    /// Seals the 2026-07-28 era's `requestState` (input_required.rs).
+    pub sealer: crate::oauth::sealing::Sealer,
 }
 
 impl Core {
@@ -125,6 +127,7 @@ impl Core {
         store: Store,
         settings: Settings,
         upstream: Option<Arc<crate::oauth::upstream::Upstream>>,
+        sealer: crate::oauth::sealing::Sealer,
     ) -> Core {
         Core {
             sessions: Sessions::new(store.clone(), settings.session_idle_timeout),
@@ -135,6 +138,7 @@ impl Core {
             store,
             settings,
             upstream,
+            sealer,
         }
     }
 
@@ -350,6 +354,7 @@ impl Core {
             progress_token,
             out,
             cancel,
+            round: None,
         });
         let params = req.params;
         let catalog = self.methods.catalog();

@@ -51,4 +51,7 @@ pub enum ClientRequestError {
     Cancelled,
     #[error("the stream to the client is closed")]
     Closed,
+    /// The client's answer does not have the shape of its request's result.
+    #[error("the client's answer is {0}")]
+    Malformed(String),
 }

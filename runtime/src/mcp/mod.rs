@@ -9,6 +9,8 @@ mod definition;
 mod error;
 mod handle;
 mod inflight;
+mod input;
+mod input_required;
 pub mod jsonrpc;
 #[cfg(test)]
 mod layering;
@@ -30,6 +32,10 @@ pub use context::{
 pub use core::Settings;
 pub use definition::{BoxFuture, Handlers, ServerDefinition, ToolSchemas, schema_for};
 pub use error::{McpError, TransportError};
+pub use input::{
+    ElicitAction, ElicitResult, Elicitation, InputRequest, ListRoots, Root, Roots, Sampling,
+    SamplingMessage, SamplingResult,
+};
 pub use logging::LogLevel;
 pub use transport::{McpEndpoint, SESSION_HEADER, VERSION_HEADER};
 pub use version::ProtocolVersion;

@@ -14,7 +14,8 @@
 //! body (-32020). Methods that do not exist in this era (`initialize`, `ping`,
 //! `logging/setLevel`, `resources/subscribe`…) and unknown ones: 404 with
 //! -32601. A tool that needs a client capability the request did not declare:
-//! 400 with -32021 and `requiredCapabilities`.
+//! 400 with -32021 and `requiredCapabilities`. A handler that asks the client
+//! for input ends its call with an `InputRequiredResult` (`input_required.rs`).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use super::context::{ClientRequestError, Context, ContextParts};
 use super::core::Core;
 use super::error::{McpError, TransportError};
 use super::handle::ServerHandle;
+use super::input_required::{Binding, Outcome, Round, run_until_input};
 use super::jsonrpc::{Request, RequestId};
 use super::logging::LogLevel;
 use super::methods::params::{
@@ -40,7 +42,7 @@ use super::session::{SESSION_HEADER, Session};
 use super::version::VERSION_HEADER;
 use crate::oauth::upstream::Upstream;
 use crate::principal::Principal;
-use crate::store::StoreError;
+use crate::store::{StoreError, now_ms};
 
 /// The versions of this era the server speaks, newest first.
 pub const MODERN_VERSIONS: [&str; 1] = ["2026-07-28"];
@@ -334,6 +336,22 @@ pub(crate) async fn serve(
             json!({ "jsonrpc": "2.0", "id": req.id, "result": result }),
         ));
     }
+    let mut req = req;
+    let now = || now_ms() / 1000;
+    // SEP-2322: a call that may need the client's input takes its answers
+    // (and the state of earlier rounds) out of its params first.
+    let round = match Binding::of(&req.method, req.params.as_ref(), principal) {
+        None => None,
+        Some(binding) => match Round::begin(&core.sealer, binding, &mut req.params, now()) {
+            Ok(round) => Some(Arc::new(round)),
+            Err(e) => {
+                return Ok(Served::Json(
+                    StatusCode::OK,
+                    json!({ "jsonrpc": "2.0", "id": req.id, "error": error_object(&e) }),
+                ));
+            }
+        },
+    };
     let (out, rx) = Outbound::channel();
     let ctx = Context::new(ContextParts {
         server: Arc::new(Stateless(core.clone())),
@@ -344,6 +362,7 @@ pub(crate) async fn serve(
         out: out.clone(),
         // Closing the response stream is the cancellation (the run is dropped).
         cancel: CancellationToken::new(),
+        round: round.clone(),
     });
     let watched = ctx.clone();
     let core = core.clone();
@@ -354,8 +373,13 @@ pub(crate) async fn serve(
     let run = async move {
         let method = req.method.clone();
         let shared = is_catalog_read(&core, &req);
-        let done = AssertUnwindSafe(call(&core, ctx, req)).catch_unwind().await;
-        let message = match done {
+        let call = AssertUnwindSafe(call(&core, ctx, req)).catch_unwind();
+        let outcome = match &round {
+            Some(round) => run_until_input(round, call).await,
+            None => Outcome::Done(call.await),
+        };
+        let invalid_answer = round.as_ref().and_then(|r| r.invalid());
+        let message = match outcome {
             _ if watched.missing_capability().is_some() => {
                 flag.store(true, std::sync::atomic::Ordering::Release);
                 let capability = watched.missing_capability().unwrap_or_default();
@@ -368,17 +392,26 @@ pub(crate) async fn serve(
                 )
                 .body
             }
-            Ok(Ok(mut result)) => {
+            Outcome::NeedsInput => {
+                let round = round.as_ref().expect("only a round stops for input");
+                let result = round.input_required(&core.sealer, now());
+                json!({ "jsonrpc": "2.0", "id": id, "result": result })
+            }
+            Outcome::Done(_) if invalid_answer.is_some() => {
+                let e = McpError::InvalidParams(invalid_answer.unwrap_or_default());
+                json!({ "jsonrpc": "2.0", "id": id, "error": error_object(&e) })
+            }
+            Outcome::Done(Ok(Ok(mut result))) => {
                 decorate(&method, &mut result, shared);
                 json!({ "jsonrpc": "2.0", "id": id, "result": result })
             }
-            Ok(Err(e)) => {
+            Outcome::Done(Ok(Err(e))) => {
                 if let McpError::Internal(detail) | McpError::Unavailable(detail) = &e {
                     tracing::error!(error = %detail, "request failed");
                 }
                 json!({ "jsonrpc": "2.0", "id": id, "error": error_object(&e) })
             }
-            Err(_) => {
+            Outcome::Done(Err(_)) => {
                 tracing::error!("a handler panicked");
                 json!({ "jsonrpc": "2.0", "id": id, "error": error_object(&McpError::internal("panic")) })
             }

@@ -59,6 +59,52 @@ pub struct Spec {
     /// MCP resource templates (RFC 6570 URI templates), by name; read by a handler method.
     #[serde(default)]
     pub resource_templates: IndexMap<String, ResourceTemplate>,
+    /// How long 2026-07-28 clients may reuse `server/discover` and the list
+    /// results (tools, prompts, resources, templates), and with whom. They
+    /// change only with a new deployment. Default: five minutes, `public`.
+    #[serde(default)]
+    pub caching: Option<Caching>,
+}
+
+/// Caching hints of a 2026-07-28 result (`ttlMs`, `cacheScope`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Caching {
+    /// Milliseconds a client may reuse the result (0: ask every time).
+    pub ttl_ms: u64,
+    /// `public`: the same for every caller, shared caches may keep it;
+    /// `private`: only for the caller who asked.
+    pub scope: CacheScope,
+}
+
+/// Who may reuse a cached result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheScope {
+    Public,
+    Private,
+}
+
+impl CacheScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheScope::Public => "public",
+            CacheScope::Private => "private",
+        }
+    }
+}
+
+impl Caching {
+    /// The default for what the spec itself holds (lists, static resources).
+    pub const CATALOG: Caching = Caching {
+        ttl_ms: 300_000,
+        scope: CacheScope::Public,
+    };
+    /// The default for what a handler returns (it may be the caller's own).
+    pub const HANDLER: Caching = Caching {
+        ttl_ms: 0,
+        scope: CacheScope::Private,
+    };
 }
 
 /// Server identity and the hint text given to the model.
@@ -784,6 +830,11 @@ pub struct Resource {
     /// `default_scopes`).
     #[serde(default)]
     pub scopes: Option<Vec<String>>,
+    /// Caching hints of its `resources/read` in the 2026-07-28 era. Default:
+    /// the server's `caching` for text and files; `{ ttl_ms: 0, scope:
+    /// private }` for a handler (what it returns may be the caller's own).
+    #[serde(default)]
+    pub caching: Option<Caching>,
 }
 
 /// A family of resources named by an RFC 6570 URI template; a handler method reads them.
@@ -805,6 +856,10 @@ pub struct ResourceTemplate {
     /// variables (default: `default_scopes`).
     #[serde(default)]
     pub scopes: Option<Vec<String>>,
+    /// Caching hints of its resources' `resources/read` in the 2026-07-28
+    /// era. Default: `{ ttl_ms: 0, scope: private }`.
+    #[serde(default)]
+    pub caching: Option<Caching>,
 }
 
 impl Spec {

@@ -57,7 +57,8 @@ backend_tests! {
         assert_eq!(r["resultType"], "complete");
         assert!(r["capabilities"]["tools"].is_object(), "{r}");
         assert_eq!(r["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "testkit");
-        assert!(r["ttlMs"].as_u64().is_some() && r["cacheScope"] == "public", "{r}");
+        // Caching hints as the spec declares them (`caching:`).
+        assert_eq!((r["ttlMs"].clone(), r["cacheScope"].clone()), (json!(120000), json!("public")), "{r}");
 
         // The same tools as the session era lists (2025-11-25 shapes).
         let session = server.client().initialize("2025-11-25").await;
@@ -89,6 +90,12 @@ backend_tests! {
         assert_eq!(readme.body["result"]["cacheScope"], "public");
         let clock = post(&url, None, 6, "resources/read", json!({ "uri": "test://clock", "_meta": meta() }), &[]).await;
         assert_eq!((clock.body["result"]["cacheScope"].clone(), clock.body["result"]["ttlMs"].clone()), (json!("private"), json!(0)), "{}", clock.body);
+        let hints = |a: &Answer| (a.body["result"]["ttlMs"].clone(), a.body["result"]["cacheScope"].clone());
+        assert_eq!(hints(&readme), (json!(120000), json!("public")), "text: the server's hints");
+        let watched = post(&url, None, 9, "resources/read", json!({ "uri": "test://watched", "_meta": meta() }), &[]).await;
+        assert_eq!(hints(&watched), (json!(5000), json!("private")), "its own hints");
+        let item = post(&url, None, 10, "resources/read", json!({ "uri": "test://items/7", "_meta": meta() }), &[]).await;
+        assert_eq!(hints(&item), (json!(1000), json!("private")), "its template's hints: {}", item.body);
         let missing = post(&url, None, 7, "resources/read", json!({ "uri": "test://nothing", "_meta": meta() }), &[]).await;
         assert_eq!(missing.body["error"]["code"], -32602, "{}", missing.body);
         assert_eq!(missing.body["error"]["data"]["uri"], "test://nothing");

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use gatehouse_specs::origin::OriginPattern;
 use gatehouse_specs::uri_template::UriTemplate;
-use gatehouse_specs::{Spec, SpecErrors};
+use gatehouse_specs::{Caching, Spec, SpecErrors};
 use serde_json::{Value, json};
 
 use super::definition::ServerDefinition;
@@ -70,6 +70,8 @@ pub(crate) struct ResourceEntry {
     pub subscribe: bool,
     /// Scopes a token needs to read or subscribe to it.
     pub scopes: Vec<String>,
+    /// Caching hints of its `resources/read` (2026-07-28).
+    pub caching: Caching,
 }
 
 pub(crate) struct TemplateEntry {
@@ -77,6 +79,8 @@ pub(crate) struct TemplateEntry {
     pub template: UriTemplate,
     /// Scopes a token needs to read its resources or complete its variables.
     pub scopes: Vec<String>,
+    /// Caching hints of its resources' `resources/read` (2026-07-28).
+    pub caching: Caching,
 }
 
 pub(crate) struct Catalog {
@@ -91,6 +95,8 @@ pub(crate) struct Catalog {
     pub resources: Vec<ResourceEntry>,
     pub templates: Vec<TemplateEntry>,
     pub origins: Vec<OriginPattern>,
+    /// Caching hints of `server/discover` and the lists (2026-07-28).
+    pub caching: Caching,
 }
 
 impl Catalog {
@@ -216,9 +222,13 @@ impl Catalog {
                     mime_type: r.mime_type.clone(),
                     size,
                 },
-                source,
                 subscribe: r.subscribe,
                 scopes: spec.required_scopes(&r.scopes).to_vec(),
+                caching: r.caching.unwrap_or(match source {
+                    ResourceSource::Handler => Caching::HANDLER,
+                    _ => spec.caching.unwrap_or(Caching::CATALOG),
+                }),
+                source,
             });
         }
         let templates = spec
@@ -235,6 +245,7 @@ impl Catalog {
                 template: UriTemplate::parse(&t.uri_template)
                     .expect("validated by the spec loader"),
                 scopes: spec.required_scopes(&t.scopes).to_vec(),
+                caching: t.caching.unwrap_or(Caching::HANDLER),
             })
             .collect();
 
@@ -265,6 +276,7 @@ impl Catalog {
             resources,
             templates,
             origins,
+            caching: spec.caching.unwrap_or(Caching::CATALOG),
             spec,
         })
     }

@@ -246,12 +246,6 @@ fn exists_in_this_era(method: &str) -> bool {
     )
 }
 
-/// How long a client may reuse a result, and with whom (`ttlMs`,
-/// `cacheScope`): the catalog is the same for every caller and changes only
-/// with a new deployment, so lists and static resources are public for five
-/// minutes; what a handler reads may be the caller's own.
-const CATALOG_TTL_MS: u64 = 300_000;
-
 /// What the tool's context may ask of the server in this era: no session to
 /// notify or to carry a request to the client.
 struct Stateless(Arc<Core>);
@@ -330,7 +324,7 @@ pub(crate) async fn serve(
         if let Some(i) = &catalog.instructions {
             result["instructions"] = json!(i);
         }
-        decorate(&req.method, &mut result, true);
+        decorate(&mut result, Some(catalog.caching));
         return Ok(Served::Json(
             StatusCode::OK,
             json!({ "jsonrpc": "2.0", "id": req.id, "result": result }),
@@ -371,8 +365,7 @@ pub(crate) async fn serve(
     let refused = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = refused.clone();
     let run = async move {
-        let method = req.method.clone();
-        let shared = is_catalog_read(&core, &req);
+        let caching = caching_of(&core, &req);
         let call = AssertUnwindSafe(call(&core, ctx, req)).catch_unwind();
         let outcome = match &round {
             Some(round) => run_until_input(round, call).await,
@@ -402,7 +395,7 @@ pub(crate) async fn serve(
                 json!({ "jsonrpc": "2.0", "id": id, "error": error_object(&e) })
             }
             Outcome::Done(Ok(Ok(mut result))) => {
-                decorate(&method, &mut result, shared);
+                decorate(&mut result, caching);
                 json!({ "jsonrpc": "2.0", "id": id, "result": result })
             }
             Outcome::Done(Ok(Err(e))) => {
@@ -459,42 +452,35 @@ async fn call(core: &Core, ctx: Context, req: Request) -> Result<Value, McpError
     }
 }
 
-/// Whether a `resources/read` reads what the spec holds (the same for every
-/// caller) rather than what a handler returns.
-fn is_catalog_read(core: &Core, req: &Request) -> bool {
-    req.method != "resources/read"
-        || req
-            .params
-            .as_ref()
-            .and_then(|p| p.get("uri"))
-            .and_then(Value::as_str)
-            .and_then(|u| core.methods.resource(u))
-            .is_some_and(|r| !matches!(r.source, super::catalog::ResourceSource::Handler))
+/// The caching hints a result of `req` carries, if its method has them:
+/// the spec's (`caching:` on the server, a resource or a template; defaults
+/// in `gatehouse_specs::Caching`).
+fn caching_of(core: &Core, req: &Request) -> Option<gatehouse_specs::Caching> {
+    match req.method.as_str() {
+        "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list" => {
+            Some(core.methods.catalog().caching)
+        }
+        "resources/read" => {
+            let uri = req
+                .params
+                .as_ref()
+                .and_then(|p| p.get("uri"))
+                .and_then(Value::as_str);
+            Some(core.methods.read_caching(uri.unwrap_or_default()))
+        }
+        _ => None,
+    }
 }
 
 /// `resultType` on every result; caching hints where results may be reused.
-fn decorate(method: &str, result: &mut Value, shared: bool) {
+fn decorate(result: &mut Value, caching: Option<gatehouse_specs::Caching>) {
     let Some(object) = result.as_object_mut() else {
         return;
     };
     object.insert("resultType".into(), json!("complete"));
-    let cacheable = matches!(
-        method,
-        "server/discover"
-            | "tools/list"
-            | "prompts/list"
-            | "resources/list"
-            | "resources/templates/list"
-            | "resources/read"
-    );
-    if cacheable {
-        let (ttl, scope) = if shared {
-            (CATALOG_TTL_MS, "public")
-        } else {
-            (0, "private")
-        };
-        object.insert("ttlMs".into(), json!(ttl));
-        object.insert("cacheScope".into(), json!(scope));
+    if let Some(c) = caching {
+        object.insert("ttlMs".into(), json!(c.ttl_ms));
+        object.insert("cacheScope".into(), json!(c.scope.as_str()));
     }
 }
 

@@ -2,7 +2,9 @@
 against the memory server: 401 → protected-resource metadata → authorization-
 server metadata → dynamic registration → PKCE authorize with the sign-in page
 (headless Chromium, through ../lib/sign-in.mjs) → token → initialize →
-tools/list → add_memory → search_memories finds it → refresh → call again.
+tools/list → add_memory → search_memories finds it → refresh → call again;
+then the high-level `Client` in its default mode on the 2026-07-28 revision
+with the same tokens.
 
     python client.py MCP_URL EMAIL PASSWORD
 
@@ -17,6 +19,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import httpx2
+from mcp import Client
 from mcp.client.auth import OAuthClientProvider, TokenStorage
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
@@ -89,6 +92,9 @@ async def main(mcp_url, email, password):
 
     async def record(response):
         log.append(f"{response.request.method} {response.request.url.path} {response.status_code}")
+        sessions.append(response.headers.get("mcp-session-id"))
+
+    sessions = []
 
     storage = MemoryStorage()
     provider = OAuthClientProvider(
@@ -143,6 +149,23 @@ async def main(mcp_url, email, password):
             check(after.access_token != before.access_token, "a new access token")
             check(after.refresh_token and after.refresh_token != before.refresh_token, "the refresh token rotated")
             check_sequence(log[-3:], ["POST /oauth/token 200", "POST /mcp 200"], "refresh then call")
+
+    # The 2026-07-28 era: the SDK's high-level Client in its default mode
+    # ("auto") probes server/discover and stays on the new revision when the
+    # server answers it; no session, each request authorized on its own (the
+    # same saved tokens).
+    log.clear()
+    sessions.clear()
+    http = httpx2.AsyncClient(auth=provider, event_hooks={"response": [record]}, timeout=30)
+    async with http, Client(streamable_http_client(mcp_url, http_client=http)) as client:
+        check(client.protocol_version == "2026-07-28", f"default mode: protocol {client.protocol_version}")
+        tools = await client.list_tools()
+        check("search_memories" in [t.name for t in tools.tools], "tools/list without a session")
+        found = await client.call_tool("search_memories", {"query": "lighthouse"})
+        ids = [m["id"] for m in (found.structured_content or {}).get("memories", [])]
+        check(memory_id in ids, "search_memories (2026-07-28) finds the memory")
+    check(log and all(e.startswith("POST /mcp 200") for e in log), f"only POSTs to /mcp, all 200: {log}")
+    check(not any(sessions), "no Mcp-Session-Id was handed out")
     print("Python SDK client: the whole flow passed", flush=True)
 
 

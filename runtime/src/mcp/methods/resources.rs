@@ -46,6 +46,19 @@ impl Methods {
         self.catalog.resources.iter().find(|r| r.info.uri == uri)
     }
 
+    /// The caching hints of reading `uri` (2026-07-28): its resource's, or
+    /// the first template's that matches it.
+    pub(crate) fn read_caching(&self, uri: &str) -> gatehouse_specs::Caching {
+        if let Some(r) = self.resource(uri) {
+            return r.caching;
+        }
+        self.catalog
+            .templates
+            .iter()
+            .find(|t| t.template.matches(uri).is_some())
+            .map_or(gatehouse_specs::Caching::HANDLER, |t| t.caching)
+    }
+
     pub(crate) async fn read_resource(
         &self,
         ctx: Context,

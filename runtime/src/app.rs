@@ -133,7 +133,16 @@ impl App {
             core.spawn_signal_handler(),
             core.spawn_sweeper(Duration::from_secs(60)),
         ];
-        tasks.extend(core.broker.spawn_listener());
+        if let Some((listener, mut ready)) = core.broker.spawn_listener_ready() {
+            tasks.push(listener);
+            // Serve only once other replicas' signals are heard (a few
+            // milliseconds); a database that does not answer is not waited
+            // for longer than this: the listener keeps retrying.
+            let wait = tokio::time::timeout(Duration::from_secs(5), ready.wait_for(|r| *r));
+            if wait.await.is_err() {
+                tracing::warn!("serving before the signal listener is connected; it keeps trying");
+            }
+        }
 
         let hosts = config.listen.ip().is_loopback().then(|| {
             let mut hosts: Vec<String> =

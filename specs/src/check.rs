@@ -221,6 +221,36 @@ impl Checker {
                 );
             }
         }
+        let d = &spec.client_metadata_documents;
+        let at = |k: &str| path(["client_metadata_documents".into(), k.into()]);
+        if d.max_bytes < 5120 {
+            self.at_value(
+                at("max_bytes"),
+                "documents must be read up to at least 5120 bytes (the draft's recommended minimum)",
+            );
+        }
+        for (i, pattern) in d.allow.iter().enumerate() {
+            if let Err(e) = crate::documents::check_pattern(pattern) {
+                self.at_value(child(&at("allow"), i), e);
+            }
+        }
+        for (url, doc) in &d.pinned {
+            let p = child(&at("pinned"), url.as_str());
+            if let Err(e) = crate::documents::check_document_url(url, false) {
+                self.at_key(p.clone(), e);
+            }
+            if doc.redirect_uris.is_empty() {
+                self.at_value(
+                    child(&p, "redirect_uris"),
+                    "a client needs at least one redirect URI",
+                );
+            }
+            for (i, uri) in doc.redirect_uris.iter().enumerate() {
+                if let Err(e) = crate::redirect::check_redirect_uri(uri) {
+                    self.at_value(child(&child(&p, "redirect_uris"), i), e);
+                }
+            }
+        }
         let access = spec.tokens.access_lifetime.0;
         let refresh = spec.tokens.refresh_lifetime.0;
         if access < std::time::Duration::from_secs(60)

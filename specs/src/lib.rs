@@ -8,6 +8,7 @@
 
 mod check;
 pub mod clients;
+pub mod documents;
 mod error;
 mod load;
 pub mod model;

@@ -32,6 +32,10 @@ pub struct Spec {
     /// Dynamic client registration (RFC 7591).
     #[serde(default)]
     pub registration: Registration,
+    /// Client ID Metadata Documents: clients whose `client_id` is an https
+    /// URL where their metadata is published (MCP 2026-07-28 authorization).
+    #[serde(default)]
+    pub client_metadata_documents: ClientDocuments,
     /// Token lifetimes.
     #[serde(default)]
     pub tokens: Tokens,
@@ -266,6 +270,56 @@ impl Default for Registration {
             expire_unused_after: default_unused_expiry(),
         }
     }
+}
+
+/// Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document):
+/// a client names itself by the https URL of a JSON document with its name and
+/// redirect URIs, which the server fetches instead of a registration.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientDocuments {
+    /// Whether URL client ids are accepted (default true; advertised as
+    /// `client_id_metadata_document_supported`).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The document URLs accepted: exact URLs, or patterns where `*` matches
+    /// any run of characters other than `/` (e.g. `https://*.example.com/oauth/*`).
+    /// Default: any https URL.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// The largest document read, in bytes (default 32768, at least 5120).
+    #[serde(default = "default_document_bytes")]
+    pub max_bytes: u32,
+    /// Documents written here instead of fetched, by URL: for clients whose
+    /// URL answers a server with a challenge page (e.g. Claude's
+    /// `https://claude.ai/oauth/mcp-oauth-client-metadata`).
+    #[serde(default)]
+    pub pinned: IndexMap<String, PinnedDocument>,
+}
+
+impl Default for ClientDocuments {
+    fn default() -> Self {
+        ClientDocuments {
+            enabled: true,
+            allow: Vec::new(),
+            max_bytes: default_document_bytes(),
+            pinned: IndexMap::new(),
+        }
+    }
+}
+
+fn default_document_bytes() -> u32 {
+    32 * 1024
+}
+
+/// A client's metadata document, written in the spec.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PinnedDocument {
+    /// The name shown on the consent page.
+    pub client_name: String,
+    /// Where codes may be sent (exact; a loopback URI on any port).
+    pub redirect_uris: Vec<String>,
 }
 
 fn all_clients() -> ClientSelection {

@@ -44,9 +44,8 @@ function suite(script, args, onLine = () => {}) {
 
 /** Warnings accepted, each with the reason; any other warning fails the run. */
 const KNOWN_WARNINGS = {
-  // SEP-991 client ID metadata documents (a SHOULD of 2025-11-25): gatehouse
-  // registers clients with RFC 7591 only, for now.
-  'authorization-server-metadata-cimd': 'client ID metadata documents are not supported yet',
+  // None: client ID metadata documents (SEP-991), the one warning there was,
+  // are supported and advertised.
 };
 
 /** `scenario:check-id` → why it is known to fail (2026-07-28 only). */

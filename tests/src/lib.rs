@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod client;
 pub mod db;
+pub mod documents;
 pub mod federated;
 pub mod gated;
 pub mod idp;

@@ -53,6 +53,8 @@ pub enum EgressError {
 pub struct EgressResponse {
     pub status: u16,
     pub content_type: Option<String>,
+    /// `Cache-Control`, for callers that cache what they fetched.
+    pub cache_control: Option<String>,
     pub body: Bytes,
 }
 
@@ -147,6 +149,45 @@ impl Egress {
         self.send(url, req).await
     }
 
+    /// `GET url` connecting only to `addr` (the address its host was resolved
+    /// to and checked at, so a second lookup cannot point elsewhere: DNS
+    /// rebinding), reading at most `max_body` bytes. The URL's scheme rules
+    /// are the caller's.
+    pub async fn get_pinned(
+        &self,
+        url: &Url,
+        addr: std::net::SocketAddr,
+        max_body: usize,
+        headers: &[(&str, &str)],
+    ) -> Result<EgressResponse, EgressError> {
+        let host = url
+            .host_str()
+            .ok_or_else(|| EgressError::NotAllowed(redact(url)))?;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(self.limits.connect_timeout)
+            .timeout(self.limits.timeout)
+            .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
+            .resolve(host, addr)
+            .build()
+            .map_err(|e| EgressError::Unreachable {
+                host: host.to_string(),
+                reason: e.to_string(),
+            })?;
+        let mut req = client.get(url.clone());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let limited = Egress {
+            client: client.clone(),
+            limits: EgressLimits {
+                max_body,
+                ..self.limits.clone()
+            },
+        };
+        limited.send(url, req).await
+    }
+
     /// `POST url` with a form body and `headers`.
     pub async fn post_form(
         &self,
@@ -207,11 +248,14 @@ impl Egress {
         if res.content_length().is_some_and(|n| n as usize > limit) {
             return Err(EgressError::TooLarge { host, limit });
         }
-        let content_type = res
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let header = |name: &str| {
+            res.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let content_type = header("content-type");
+        let cache_control = header("cache-control");
         let mut body = Vec::new();
         while let Some(chunk) = res.chunk().await.map_err(failed)? {
             if body.len() + chunk.len() > limit {
@@ -222,6 +266,7 @@ impl Egress {
         Ok(EgressResponse {
             status,
             content_type,
+            cache_control,
             body: body.into(),
         })
     }

@@ -1,6 +1,8 @@
 //! The HTTP layer: listener, origin rules, CORS, request ids around the MCP
-//! endpoint, and the one client for outbound calls (`egress`).
+//! endpoint, and the one client for outbound calls (`egress`, with
+//! `addresses` deciding which hosts an attacker-named URL may reach).
 
+pub mod addresses;
 pub mod client_addr;
 pub mod connections;
 pub mod cors;

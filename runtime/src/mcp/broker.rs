@@ -148,10 +148,20 @@ impl Broker {
     /// connection it reconnects and sends a local `Resync`, so stream readers look
     /// at the log for whatever was signalled in between (a missed signal delays an
     /// event, it never loses one).
-    pub(crate) fn spawn_listener(&self) -> Option<tokio::task::JoinHandle<()>> {
+    /// Also returns a receiver that turns true once the first `LISTEN` is in
+    /// place: a replica that serves before then could
+    /// miss a signal sent meanwhile (a listen stream opened on it at once
+    /// would not hear an update made on another replica).
+    pub(crate) fn spawn_listener_ready(
+        &self,
+    ) -> Option<(
+        tokio::task::JoinHandle<()>,
+        tokio::sync::watch::Receiver<bool>,
+    )> {
         let pool = self.store.postgres()?.clone();
         let local = self.local.clone();
-        Some(tokio::spawn(async move {
+        let (listening, ready) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
             loop {
                 let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
                     Ok(l) => l,
@@ -166,6 +176,7 @@ impl Broker {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
+                let _ = listening.send(true);
                 let _ = local.send(Arc::new(Signal::Resync));
                 loop {
                     match listener.recv().await {
@@ -181,7 +192,8 @@ impl Broker {
                     }
                 }
             }
-        }))
+        });
+        Some((task, ready))
     }
 }
 

@@ -17,6 +17,7 @@ use std::time::Duration;
 use salvo::http::StatusCode;
 use serde_json::{Value, json};
 
+use super::client_documents::{ClientDocuments, DocumentError, FROM_DOCUMENT};
 use super::error::AuthorizeError;
 use super::forms::{AuthorizeQuery, ConsentForm, SignInForm};
 use super::params::ParamError;
@@ -188,12 +189,24 @@ impl OAuth {
                     "The request does not say which app is asking (client_id).",
                 )
             })?;
-        let client = self.store.client(client_id).await?.ok_or_else(|| {
-            page(
-                "Unknown app",
-                "This app is not registered with this server (or its registration expired). Connect again from the app.",
-            )
-        })?;
+        let client = if ClientDocuments::is_document_id(client_id) {
+            // M-2..M-5: a URL client id names its metadata document.
+            match self.documents.resolve(client_id).await {
+                Ok(client) => client,
+                Err(DocumentError::Store(e)) => return Err(e.into()),
+                Err(e) => {
+                    tracing::info!(client = %client_id, error = %e, "client metadata document refused");
+                    return Err(page("This app could not be identified", &e.to_string()));
+                }
+            }
+        } else {
+            self.store.client(client_id).await?.ok_or_else(|| {
+                page(
+                    "Unknown app",
+                    "This app is not registered with this server (or its registration expired). Connect again from the app.",
+                )
+            })?
+        };
         let registered: Vec<String> =
             serde_json::from_str(&client.redirect_uris).unwrap_or_default();
         // A-AZ-3: exact match, except a loopback redirect URI's port (RFC 8252).
@@ -454,6 +467,14 @@ impl OAuth {
         if client.registered == 0 {
             return json!({ "name": client.name, "kind": "preregistered" });
         }
+        if client.registered == FROM_DOCUMENT {
+            // M-6: the host that publishes the document vouches for it.
+            let host = url::Url::parse(&client.id)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_default();
+            return json!({ "name": client.name, "kind": "document", "host": host });
+        }
         let uris: Vec<String> = serde_json::from_str(&client.redirect_uris).unwrap_or_default();
         match self.cfg.recognised_client(&uris) {
             Some(known) => json!({ "name": known.display_name, "kind": "recognised" }),
@@ -464,7 +485,7 @@ impl OAuth {
     /// A registered public client whose redirect URI is on this device
     /// (loopback) or an app's own scheme.
     fn is_native_public(&self, client: &ClientRow, redirect_uri: &str) -> bool {
-        client.registered == 1
+        client.registered != 0
             && client.token_endpoint_auth_method == "none"
             && url::Url::parse(redirect_uri).is_ok_and(|u| is_native_app(&u))
     }

@@ -31,6 +31,11 @@ pub(super) fn authorization_server(o: &OAuth) -> Value {
     if o.cfg.registration_enabled {
         doc["registration_endpoint"] = json!(format!("{issuer}/oauth/register"));
     }
+    // URL client ids (M-2..M-6). Claude uses them only when `none` is also
+    // among the token endpoint's methods (it is, above).
+    if o.documents.enabled() {
+        doc["client_id_metadata_document_supported"] = json!(true);
+    }
     doc
 }
 

@@ -11,6 +11,7 @@ pub mod accounts;
 mod authorize;
 mod browser;
 mod client_auth;
+pub mod client_documents;
 pub mod error;
 pub(crate) mod forms;
 pub mod guards;
@@ -59,6 +60,8 @@ pub struct OAuthSettings {
     /// A registered client that never obtained a token is deleted after this
     /// long (used ones follow the spec's `expire_unused_after`).
     pub never_used_client_expiry: Duration,
+    /// Client ID Metadata Documents: fetching and caching.
+    pub documents: client_documents::DocumentSettings,
 }
 
 impl Default for OAuthSettings {
@@ -71,6 +74,7 @@ impl Default for OAuthSettings {
             upstream: upstream::UpstreamSettings::default(),
             limits: guards::AbuseLimits::default(),
             never_used_client_expiry: Duration::from_secs(24 * 3600),
+            documents: Default::default(),
         }
     }
 }
@@ -253,6 +257,8 @@ pub struct OAuth {
     pub upstream: std::sync::Arc<upstream::Upstream>,
     /// Limits on the public endpoints (issue 12).
     pub guards: guards::Guards,
+    /// Clients identified by the URL of their metadata document.
+    pub documents: client_documents::ClientDocuments,
 }
 
 impl OAuth {
@@ -325,6 +331,11 @@ impl OAuth {
             .await?,
         );
         Ok(OAuth {
+            documents: client_documents::ClientDocuments::new(
+                spec.client_metadata_documents.clone(),
+                cfg.settings.documents.clone(),
+                store.clone(),
+            ),
             guards: guards::Guards::new(cfg.settings.limits.clone()),
             upstream,
             pages: pages::Pages::new(config.templates_dir.as_deref()),

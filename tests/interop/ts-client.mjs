@@ -3,7 +3,9 @@
 // authorization-server metadata → dynamic registration → PKCE authorize with the
 // sign-in page (headless Chromium) → token → initialize → tools/list → add_memory
 // → search_memories finds it → refresh (after the server rejects the access
-// token) → call again.
+// token) → call again; then the v2 client (@modelcontextprotocol/client 2.4)
+// with version negotiation on, which must end up on 2026-07-28 with the same
+// tokens.
 //   node ts-client.mjs MEMORY_SERVER_BIN [--sso] [POSTGRES_URL]
 // With --sso the person signs in through the memory server's single sign-on
 // provider (the loopback OpenID provider of tests/upstream) instead of a
@@ -107,6 +109,27 @@ try {
   checkSequence(log, ['POST /mcp 401', 'POST /oauth/token 200', 'POST /mcp 200'], 'refresh on 401');
 
   await client.close();
+
+  // 5. The v2 client with version negotiation on: it probes server/discover
+  //    and stays on the 2026-07-28 revision (no session, each request
+  //    authorized on its own) with the tokens the person already granted.
+  if (!sso) {
+    const v2 = await import('@modelcontextprotocol/client');
+    log.length = 0;
+    const modern = new v2.Client({ name: 'gatehouse-interop-ts-v2', version: '1.0.0' },
+      { versionNegotiation: { mode: 'auto' } });
+    const t2 = new v2.StreamableHTTPClientTransport(url, { authProvider: provider, fetch: fetchFn });
+    await modern.connect(t2);
+    check(modern.getProtocolEra() === 'modern' && modern.getNegotiatedProtocolVersion() === '2026-07-28',
+      `v2 client: ${modern.getProtocolEra()} era, ${modern.getNegotiatedProtocolVersion()}`);
+    const listed = await modern.listTools();
+    check(listed.tools.some((t) => t.name === 'search_memories'), 'v2 tools/list');
+    const seen = await modern.callTool({ name: 'search_memories', arguments: { query: 'harbour' } });
+    check(seen.structuredContent?.memories?.some((m) => m.id === added.structuredContent.id), 'v2 search_memories finds the memory');
+    check(!t2.sessionId, 'no session');
+    check(log.length > 0 && log.every((l) => l.startsWith('POST /mcp 200')), `only POSTs to /mcp, all 200: ${log.join(', ')}`);
+    await modern.close();
+  }
   console.log(`TypeScript SDK client: the whole flow passed${sso ? ' (single sign-on)' : ''}`);
 } finally {
   await server.stop();

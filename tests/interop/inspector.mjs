@@ -4,6 +4,7 @@
 // prints the authorize URL (read from its standard error, as a person would
 // click it) and listens for the callback, while headless Chromium signs in.
 // Its tokens persist between runs in a fresh HOME (the file secret store).
+// The last run uses the 2026-07-28 era (`--protocol-era modern`).
 //   node inspector.mjs MEMORY_SERVER_BIN [POSTGRES_URL]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -92,6 +93,12 @@ try {
   const after = tokens().tokens;
   check(after.access_token !== before.tokens.access_token, 'a new access token');
   check(after.refresh_token && after.refresh_token !== before.tokens.refresh_token, 'the refresh token rotated');
+
+  // The 2026-07-28 era, pinned (`--protocol-era modern` has no fallback to
+  // initialize: it succeeds only on a server that serves the revision).
+  const { result: modern } = await inspector(server.mcp, ['--protocol-era', 'modern', '--method', 'tools/call',
+    '--tool-name', 'search_memories', '--tool-args-json', JSON.stringify({ query: 'ferry' })]);
+  check(modern.structuredContent?.memories?.some((m) => m.id === id), 'with --protocol-era modern, search_memories finds it');
   console.log('MCP Inspector CLI: the whole flow passed');
 } finally {
   await server.stop();

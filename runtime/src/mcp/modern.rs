@@ -324,10 +324,9 @@ pub(crate) async fn serve(
         if let Some(i) = &catalog.instructions {
             result["instructions"] = json!(i);
         }
-        decorate(&mut result, Some(catalog.caching));
-        return Ok(Served::Json(
+        return Ok(Served::Text(
             StatusCode::OK,
-            json!({ "jsonrpc": "2.0", "id": req.id, "result": result }),
+            result_message(&req.id, &result, Some(catalog.caching)),
         ));
     }
     let mut req = req;
@@ -394,9 +393,15 @@ pub(crate) async fn serve(
                 let e = McpError::InvalidParams(invalid_answer.unwrap_or_default());
                 json!({ "jsonrpc": "2.0", "id": id, "error": error_object(&e) })
             }
-            Outcome::Done(Ok(Ok(mut result))) => {
-                decorate(&mut result, caching);
-                json!({ "jsonrpc": "2.0", "id": id, "result": result })
+            Outcome::Done(Ok(Ok(result))) => {
+                // Serialized once, straight from the method's result (a
+                // tool's is never turned into a JSON tree first).
+                let text = match &result {
+                    Answer::Tool(r) => result_message(&id, r, caching),
+                    Answer::Value(v) => result_message(&id, v, caching),
+                };
+                out.finish(Some(text));
+                return;
             }
             Outcome::Done(Ok(Err(e))) => {
                 if let McpError::Internal(detail) | McpError::Unavailable(detail) = &e {
@@ -414,19 +419,25 @@ pub(crate) async fn serve(
     Ok(reply(Box::pin(run), rx, refused).await)
 }
 
+/// A method's result in this era.
+enum Answer {
+    Value(Value),
+    Tool(super::wire::ToolResult),
+}
+
 /// The method itself, from the families every era shares.
-async fn call(core: &Core, ctx: Context, req: Request) -> Result<Value, McpError> {
+async fn call(core: &Core, ctx: Context, req: Request) -> Result<Answer, McpError> {
     let methods = &core.methods;
     let catalog = methods.catalog();
     let v = super::version::ProtocolVersion::LATEST;
     let params = req.params;
-    match req.method.as_str() {
+    let value = match req.method.as_str() {
         "tools/list" => methods.list_tools(v, &ListParams::parse(params)?),
         "tools/call" => {
             let result = methods
                 .call_tool(ctx, CallToolParams::parse(params)?)
                 .await?;
-            serde_json::to_value(result).map_err(McpError::internal)
+            return Ok(Answer::Tool(result));
         }
         "prompts/list" if catalog.has_prompts() => {
             methods.list_prompts(v, &ListParams::parse(params)?)
@@ -449,7 +460,8 @@ async fn call(core: &Core, ctx: Context, req: Request) -> Result<Value, McpError
             methods.complete(ctx, CompleteParams::parse(params)?).await
         }
         other => Err(McpError::MethodNotFound(other.to_string())),
-    }
+    };
+    value.map(Answer::Value)
 }
 
 /// The caching hints a result of `req` carries, if its method has them:
@@ -472,16 +484,35 @@ fn caching_of(core: &Core, req: &Request) -> Option<gatehouse_specs::Caching> {
     }
 }
 
-/// `resultType` on every result; caching hints where results may be reused.
-fn decorate(result: &mut Value, caching: Option<gatehouse_specs::Caching>) {
-    let Some(object) = result.as_object_mut() else {
-        return;
-    };
-    object.insert("resultType".into(), json!("complete"));
-    if let Some(c) = caching {
-        object.insert("ttlMs".into(), json!(c.ttl_ms));
-        object.insert("cacheScope".into(), json!(c.scope.as_str()));
-    }
+/// A result of this era: the method's own members, with `resultType` and,
+/// where results may be reused, the caching hints.
+#[derive(serde::Serialize)]
+struct Complete<'a, T: serde::Serialize> {
+    #[serde(rename = "resultType")]
+    result_type: &'static str,
+    #[serde(rename = "ttlMs", skip_serializing_if = "Option::is_none")]
+    ttl_ms: Option<u64>,
+    #[serde(rename = "cacheScope", skip_serializing_if = "Option::is_none")]
+    cache_scope: Option<&'static str>,
+    #[serde(flatten)]
+    result: &'a T,
+}
+
+/// The whole response to a request answered with `result`.
+fn result_message<T: serde::Serialize>(
+    id: &RequestId,
+    result: &T,
+    caching: Option<gatehouse_specs::Caching>,
+) -> String {
+    super::jsonrpc::result_message(
+        id,
+        &Complete {
+            result_type: "complete",
+            ttl_ms: caching.map(|c| c.ttl_ms),
+            cache_scope: caching.map(|c| c.scope.as_str()),
+            result,
+        },
+    )
 }
 
 /// An error in this era's codes: a resource that does not exist is -32602

@@ -380,18 +380,41 @@ impl Handler for Health {
 
 /// Install the `tracing` subscriber (`RUST_LOG`, default `info`).
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    use std::io::IsTerminal;
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::{EnvFilter, Layer, fmt};
     // Logs go to standard error: standard output carries what commands print
     // (a token from `tokens issue`, the URL served). `GATEHOUSE_LOG_FORMAT=json`:
     // one JSON object per line, with the request's span, for log shippers.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match std::env::var("GATEHOUSE_LOG_FORMAT").as_deref() {
-        Ok("json") => builder.json().with_current_span(true).try_init(),
-        _ => builder.try_init(),
+    // Colours only on a terminal: a log file or collector gets plain text, and
+    // no request pays for styling its span's fields.
+    let ansi = std::io::stderr().is_terminal();
+    let output = match std::env::var("GATEHOUSE_LOG_FORMAT").as_deref() {
+        Ok("json") => fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_writer(std::io::stderr)
+            .boxed(),
+        _ => fmt::layer()
+            .with_ansi(ansi)
+            .with_writer(std::io::stderr)
+            .boxed(),
     };
+    // A filter by target and level (`info,sqlx=warn` unless RUST_LOG says
+    // otherwise) is decided once per callsite; only RUST_LOG directives that
+    // need more (span names or fields) take EnvFilter, which also keeps
+    // per-span state on every enter and exit of every request's span.
+    let directives = std::env::var("RUST_LOG").unwrap_or_else(|_| "info,sqlx=warn".into());
+    let (targets, env) = match directives.parse::<Targets>() {
+        Ok(targets) => (Some(targets), None),
+        Err(_) => (None, Some(EnvFilter::new(&directives))),
+    };
+    let _ = tracing_subscriber::registry()
+        .with(targets)
+        .with(env)
+        .with(output)
+        .try_init();
 }
 
 /// The whole life of a server binary: the command line (`serve` by default, or an

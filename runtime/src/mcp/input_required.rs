@@ -49,11 +49,23 @@ pub(crate) fn may_require_input(method: &str) -> bool {
     matches!(method, "tools/call" | "prompts/get" | "resources/read")
 }
 
-/// What a request state belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a request state belongs to, as a retry names it. The arguments are
+/// kept as they came and digested only when a state is opened or sealed, so
+/// a call that never asks anything does not pay for the digest.
+#[derive(Debug, Clone)]
 pub(crate) struct Binding {
     method: String,
     /// The tool or prompt name, or the resource URI.
+    target: String,
+    arguments: Value,
+    user: String,
+    client: Option<String>,
+}
+
+/// A binding as sealed into a state: the arguments as a digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct SealedBinding {
+    method: String,
     target: String,
     /// Digest of the arguments (canonical JSON).
     arguments: String,
@@ -83,17 +95,27 @@ impl Binding {
         Some(Binding {
             method: method.to_string(),
             target: target.to_string(),
-            arguments: digest(get("arguments").unwrap_or(&Value::Null)),
+            arguments: get("arguments").cloned().unwrap_or(Value::Null),
             user: principal.user_id.clone(),
             client: principal.client_id.clone(),
         })
+    }
+
+    fn sealed(&self) -> SealedBinding {
+        SealedBinding {
+            method: self.method.clone(),
+            target: self.target.clone(),
+            arguments: digest(&self.arguments),
+            user: self.user.clone(),
+            client: self.client.clone(),
+        }
     }
 }
 
 /// What `requestState` holds, sealed.
 #[derive(Serialize, Deserialize)]
 struct State {
-    binding: Binding,
+    binding: SealedBinding,
     /// Unix seconds after which the state answers nothing.
     expires: i64,
     /// Answers of earlier rounds that the last run used.
@@ -166,7 +188,7 @@ impl Round {
                 })?;
                 let state: State = serde_json::from_str(&plain)
                     .map_err(|_| invalid("requestState failed its integrity check"))?;
-                if state.binding != binding {
+                if state.binding != binding.sealed() {
                     return Err(invalid(
                         "requestState belongs to another request (method, name, arguments or caller differ)",
                     ));
@@ -279,7 +301,7 @@ impl Round {
             .filter_map(|k| Some((k.clone(), self.answers.get(k)?.clone())))
             .collect();
         let state = State {
-            binding: self.binding.clone(),
+            binding: self.binding.sealed(),
             expires: now + STATE_LIFETIME_SECS,
             answered,
             asked,

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 pub use super::handle::ClientRequestError;
 use super::handle::ServerHandle;
 use super::input::{
-    self, ElicitResult, Elicitation, InputRequest, ListRoots, Roots, Sampling, SamplingResult,
+    ElicitResult, Elicitation, InputRequest, ListRoots, Roots, Sampling, SamplingResult,
 };
 use super::input_required::{Lookup, Round};
 use super::jsonrpc::{self, RequestId};
@@ -373,7 +373,7 @@ impl Context {
         };
         let key = match request.chosen_key() {
             Some(k) => k.to_string(),
-            None => round.next_key(input::kind(R::METHOD)),
+            None => round.next_key(R::KIND),
         };
         let answer = match round.lookup(&key, R::METHOD, params) {
             Lookup::Answered(answer) => answer,

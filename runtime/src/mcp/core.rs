@@ -19,14 +19,13 @@ use super::error::McpError;
 use super::handle::ServerHandle;
 use super::inflight::InFlight;
 use super::jsonrpc::{self, Notification, Request, RequestId, Response, params_object};
-use super::methods::Methods;
 use super::methods::params::{
     CallToolParams, CompleteParams, GetPromptParams, ListParams, SetLevelParams, UriParams,
 };
+use super::methods::{Answer, Methods};
 use super::outbound::Outbound;
 use super::session::{Session, Sessions};
 use super::version::ProtocolVersion;
-use super::wire::ToolResult;
 use crate::principal::Principal;
 use crate::store::{Store, StoreError, now_ms};
 
@@ -90,15 +89,6 @@ impl Default for Settings {
             connections: Default::default(),
         }
     }
-}
-
-/// A method's result: JSON the method built, or a tool's result, serialized
-/// straight into the response without a JSON tree in between.
-#[derive(serde::Serialize)]
-#[serde(untagged)]
-enum Answer {
-    Value(Value),
-    Tool(ToolResult),
 }
 
 /// A client request's run ([`Core::request_run`]).

@@ -22,6 +22,8 @@ pub trait InputRequest: private::Sealed {
     const METHOD: &'static str;
     /// The client capability it needs (L-8).
     const CAPABILITY: &'static str;
+    /// The prefix of its default keys (`elicitation-1`, …).
+    const KIND: &'static str;
     /// The name of the request within its call (2026-07-28 `inputRequests`
     /// key), if the handler chose one.
     fn chosen_key(&self) -> Option<&str>;
@@ -80,6 +82,7 @@ impl InputRequest for Elicitation {
     type Output = ElicitResult;
     const METHOD: &'static str = "elicitation/create";
     const CAPABILITY: &'static str = "elicitation";
+    const KIND: &'static str = "elicitation";
 
     fn chosen_key(&self) -> Option<&str> {
         self.key.as_deref()
@@ -182,6 +185,7 @@ impl InputRequest for Sampling {
     type Output = SamplingResult;
     const METHOD: &'static str = "sampling/createMessage";
     const CAPABILITY: &'static str = "sampling";
+    const KIND: &'static str = "sampling";
 
     fn chosen_key(&self) -> Option<&str> {
         self.key.as_deref()
@@ -262,6 +266,7 @@ impl InputRequest for ListRoots {
     type Output = Roots;
     const METHOD: &'static str = "roots/list";
     const CAPABILITY: &'static str = "roots";
+    const KIND: &'static str = "roots";
 
     fn chosen_key(&self) -> Option<&str> {
         self.key.as_deref()
@@ -284,16 +289,6 @@ pub struct Root {
     pub uri: String,
     #[serde(default)]
     pub name: Option<String>,
-}
-
-/// The short name of a method's requests, for default keys.
-pub(crate) fn kind(method: &str) -> &'static str {
-    match method {
-        "elicitation/create" => "elicitation",
-        "sampling/createMessage" => "sampling",
-        "roots/list" => "roots",
-        _ => "input",
-    }
 }
 
 #[cfg(test)]

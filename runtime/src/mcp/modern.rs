@@ -34,6 +34,7 @@ use super::handle::ServerHandle;
 use super::input_required::{Binding, Outcome, Round, run_until_input};
 use super::jsonrpc::{Request, RequestId};
 use super::logging::LogLevel;
+use super::methods::Answer;
 use super::methods::params::{
     CallToolParams, CompleteParams, GetPromptParams, ListParams, UriParams,
 };
@@ -396,11 +397,7 @@ pub(crate) async fn serve(
             Outcome::Done(Ok(Ok(result))) => {
                 // Serialized once, straight from the method's result (a
                 // tool's is never turned into a JSON tree first).
-                let text = match &result {
-                    Answer::Tool(r) => result_message(&id, r, caching),
-                    Answer::Value(v) => result_message(&id, v, caching),
-                };
-                out.finish(Some(text));
+                out.finish(Some(result_message(&id, &result, caching)));
                 return;
             }
             Outcome::Done(Ok(Err(e))) => {
@@ -417,12 +414,6 @@ pub(crate) async fn serve(
         out.finish(Some(message.to_string()));
     };
     Ok(reply(Box::pin(run), rx, refused).await)
-}
-
-/// A method's result in this era.
-enum Answer {
-    Value(Value),
-    Tool(super::wire::ToolResult),
 }
 
 /// The method itself, from the families every era shares.

@@ -21,6 +21,16 @@ use super::pagination;
 use crate::principal::Principal;
 use params::{CallToolParams, ListParams};
 
+/// A method's result in either era: JSON the method built, or a tool's
+/// result, serialized straight into the response without a JSON tree in
+/// between.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+pub(crate) enum Answer {
+    Value(Value),
+    Tool(super::wire::ToolResult),
+}
+
 /// The catalog and the handlers, with what serving them needs.
 pub(crate) struct Methods {
     catalog: Catalog,

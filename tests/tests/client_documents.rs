@@ -83,6 +83,13 @@ backend_tests! {
         let elsewhere = flow.get(&flow.authorize_url(&client(&id, "https://evil.example/cb"), &Pkce::new(), "s", None), None).await;
         assert_eq!(elsewhere.status, StatusCode::BAD_REQUEST);
         assert!(elsewhere.html.contains("did not register"), "{}", elsewhere.html);
+
+        // An operator's revocation holds at once, cached document or not,
+        // and a refetch does not undo it.
+        assert!(server.store.revoke_client(&id, gatehouse::store::now_ms()).await.unwrap());
+        let (status, html) = authorize(&flow, &id).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+        assert!(html.contains("revoked"), "{html}");
         server.stop().await;
     }
 

@@ -174,17 +174,17 @@ impl Egress {
                 host: host.to_string(),
                 reason: e.to_string(),
             })?;
-        let mut req = client.get(url.clone());
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
         let limited = Egress {
-            client: client.clone(),
+            client,
             limits: EgressLimits {
                 max_body,
                 ..self.limits.clone()
             },
         };
+        let mut req = limited.client.get(url.clone());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
         limited.send(url, req).await
     }
 

@@ -108,7 +108,8 @@ pub struct ClientDocuments {
     settings: DocumentSettings,
     egress: Egress,
     store: Store,
-    cache: Mutex<HashMap<String, (ClientRow, Instant)>>,
+    /// Until when each document's row is current, by URL.
+    cache: Mutex<HashMap<String, Instant>>,
 }
 
 impl ClientDocuments {
@@ -140,11 +141,10 @@ impl ClientDocuments {
     /// The client row for a URL client id (fetched, or cached, or pinned).
     pub async fn resolve(&self, client_id: &str) -> Result<ClientRow, DocumentError> {
         // An operator's own client that happens to have a URL id is theirs.
-        if let Some(row) = self.store.client(client_id).await?
-            && row.registered != FROM_DOCUMENT
-        {
-            return Ok(row);
-        }
+        let stored = match self.store.client(client_id).await? {
+            Some(row) if row.registered != FROM_DOCUMENT => return Ok(row),
+            other => other,
+        };
         if !self.policy.enabled {
             return Err(DocumentError::Disabled);
         }
@@ -157,10 +157,17 @@ impl ClientDocuments {
         {
             return Err(DocumentError::NotAllowed(client_id.to_string()));
         }
-        if let Some((row, until)) = self.cache.lock().expect("documents").get(client_id)
-            && *until > Instant::now()
+        // Fresh in the cache: the stored row is the document's (a revoked
+        // client has none, so revocation takes effect at once).
+        if let Some(row) = stored
+            && self
+                .cache
+                .lock()
+                .expect("documents")
+                .get(client_id)
+                .is_some_and(|until| *until > Instant::now())
         {
-            return Ok(row.clone());
+            return Ok(row);
         }
         let (document, keep) = match pinned {
             Some(p) => (
@@ -199,12 +206,12 @@ impl ClientDocuments {
         let mut cache = self.cache.lock().expect("documents");
         if cache.len() >= MAX_CACHED {
             let now = Instant::now();
-            cache.retain(|_, (_, until)| *until > now);
+            cache.retain(|_, until| *until > now);
             if cache.len() >= MAX_CACHED {
                 cache.clear();
             }
         }
-        cache.insert(client_id.to_string(), (row.clone(), Instant::now() + keep));
+        cache.insert(client_id.to_string(), Instant::now() + keep);
         tracing::info!(client = %client_id, "client metadata document accepted");
         Ok(row)
     }

@@ -104,6 +104,11 @@ impl From<serde_json::Error> for ResourceError {
     }
 }
 
+/// An answer that is not a result of its request `R`.
+fn malformed<R: InputRequest>(e: &serde_json::Error) -> ClientRequestError {
+    ClientRequestError::Malformed(format!("not a valid {} result: {e}", R::METHOD))
+}
+
 /// What `completion/complete` asks about.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CompletionRef {
@@ -367,9 +372,7 @@ impl Context {
         let params = request.params();
         let Some(round) = &self.inner.round else {
             let answer = self.request(R::METHOD, params).await?;
-            return serde_json::from_value(answer).map_err(|e| {
-                ClientRequestError::Malformed(format!("not a valid {} result: {e}", R::METHOD))
-            });
+            return serde_json::from_value(answer).map_err(|e| malformed::<R>(&e));
         };
         let key = match request.chosen_key() {
             Some(k) => k.to_string(),
@@ -382,7 +385,7 @@ impl Context {
         };
         serde_json::from_value(answer).map_err(|e| {
             round.malformed(&key, R::METHOD, &e);
-            ClientRequestError::Malformed(format!("not a valid {} result: {e}", R::METHOD))
+            malformed::<R>(&e)
         })
     }
 

@@ -339,10 +339,7 @@ pub(crate) async fn serve(
         Some(binding) => match Round::begin(&core.sealer, binding, &mut req.params, now()) {
             Ok(round) => Some(Arc::new(round)),
             Err(e) => {
-                return Ok(Served::Json(
-                    StatusCode::OK,
-                    json!({ "jsonrpc": "2.0", "id": req.id, "error": error_object(&e) }),
-                ));
+                return Ok(Served::Json(StatusCode::OK, error_response(&req.id, &e)));
             }
         },
     };
@@ -392,7 +389,7 @@ pub(crate) async fn serve(
             }
             Outcome::Done(_) if invalid_answer.is_some() => {
                 let e = McpError::InvalidParams(invalid_answer.unwrap_or_default());
-                json!({ "jsonrpc": "2.0", "id": id, "error": error_object(&e) })
+                error_response(&id, &e)
             }
             Outcome::Done(Ok(Ok(result))) => {
                 // Serialized once, straight from the method's result (a
@@ -404,11 +401,11 @@ pub(crate) async fn serve(
                 if let McpError::Internal(detail) | McpError::Unavailable(detail) = &e {
                     tracing::error!(error = %detail, "request failed");
                 }
-                json!({ "jsonrpc": "2.0", "id": id, "error": error_object(&e) })
+                error_response(&id, &e)
             }
             Outcome::Done(Err(_)) => {
                 tracing::error!("a handler panicked");
-                json!({ "jsonrpc": "2.0", "id": id, "error": error_object(&McpError::internal("panic")) })
+                error_response(&id, &McpError::internal("panic"))
             }
         };
         out.finish(Some(message.to_string()));
@@ -504,6 +501,11 @@ fn result_message<T: serde::Serialize>(
             result,
         },
     )
+}
+
+/// The response to a request that failed with `e`.
+fn error_response(id: &RequestId, e: &McpError) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id, "error": error_object(e) })
 }
 
 /// An error in this era's codes: a resource that does not exist is -32602

@@ -16,16 +16,18 @@ pub mod audit;
 mod cli;
 mod config;
 pub mod http;
+mod logging;
 pub mod mcp;
 pub mod oauth;
 mod principal;
 pub mod resource;
 pub mod store;
 
-pub use app::{App, Running, Server, StartError, bind_listener, init_tracing, run};
+pub use app::{App, Running, Server, StartError, bind_listener, run, run_with};
 pub use config::{Config, ConfigError, Env};
 pub use gatehouse_macros::spec;
 pub use gatehouse_specs::Auth;
+pub use logging::init_tracing;
 pub use mcp::wire::{Annotations, Content, ResourceContents, Role, ToolResult};
 pub use mcp::{
     ClientRequestError, CompletionRef, CompletionRequest, Context, ElicitAction, ElicitResult,

@@ -82,6 +82,9 @@ impl EgressResponse {
 pub struct Egress {
     client: reqwest::Client,
     limits: EgressLimits,
+    /// Certificate authorities trusted besides the public ones, by pinned
+    /// fetches (test-only: see `DocumentSettings::trusted_roots`).
+    roots: Vec<reqwest::Certificate>,
 }
 
 /// Whether a URL may be called: https, or http to a loopback address.
@@ -128,7 +131,20 @@ impl Egress {
             .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the TLS backend initializes");
-        Egress { client, limits }
+        Egress {
+            client,
+            limits,
+            roots: Vec::new(),
+        }
+    }
+
+    /// As [`Egress::new`], with `roots` trusted by [`Egress::get_pinned`]
+    /// besides the public certificate authorities.
+    pub fn with_roots(limits: EgressLimits, roots: Vec<reqwest::Certificate>) -> Egress {
+        Egress {
+            roots,
+            ..Egress::new(limits)
+        }
     }
 
     pub fn limits(&self) -> &EgressLimits {
@@ -163,23 +179,26 @@ impl Egress {
         let host = url
             .host_str()
             .ok_or_else(|| EgressError::NotAllowed(redact(url)))?;
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(self.limits.connect_timeout)
             .timeout(self.limits.timeout)
             .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
-            .resolve(host, addr)
-            .build()
-            .map_err(|e| EgressError::Unreachable {
-                host: host.to_string(),
-                reason: e.to_string(),
-            })?;
+            .resolve(host, addr);
+        for root in &self.roots {
+            builder = builder.add_root_certificate(root.clone());
+        }
+        let client = builder.build().map_err(|e| EgressError::Unreachable {
+            host: host.to_string(),
+            reason: e.to_string(),
+        })?;
         let limited = Egress {
             client,
             limits: EgressLimits {
                 max_body,
                 ..self.limits.clone()
             },
+            roots: Vec::new(),
         };
         let mut req = limited.client.get(url.clone());
         for (k, v) in headers {

@@ -22,11 +22,17 @@ fn generate() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static PREFIX: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let prefix = *PREFIX.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
-    format!(
-        "{prefix:016x}{:016x}",
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // By hand: `format!` with two padded hex fields was most of this hoop.
+    let mut id = String::with_capacity(32);
+    for n in [prefix, count] {
+        for shift in (0..16).rev() {
+            id.push(HEX[((n >> (shift * 4)) & 0xf) as usize] as char);
+        }
+    }
+    id
 }
 
 fn sane(id: &str) -> bool {
@@ -52,8 +58,37 @@ impl Handler for RequestIds {
         if let Ok(v) = HeaderValue::from_str(&id) {
             res.headers_mut().insert(HEADER, v);
         }
-        let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
+        // Plain string fields: written as text only if a line is logged
+        // (`logging::PlainSpanFields`).
+        let span = tracing::info_span!(
+            "request",
+            id = id.as_str(),
+            method = req.method().as_str(),
+            path = req.uri().path()
+        );
         depot.insert_typed(RequestId(id));
         ctrl.call_next(req, depot, res).instrument(span).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_are_32_hex_digits_sharing_a_prefix() {
+        let (a, b) = (generate(), generate());
+        for id in [&a, &b] {
+            assert_eq!(id.len(), 32, "{id}");
+            assert!(
+                id.bytes()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+                "{id}"
+            );
+            assert!(sane(id));
+        }
+        assert_eq!(a[..16], b[..16]);
+        let count = |id: &str| u64::from_str_radix(&id[16..], 16).unwrap();
+        assert!(count(&b) > count(&a), "{a} {b}");
     }
 }

@@ -291,7 +291,11 @@ impl Core {
         let session = session.clone();
         let principal = principal.clone();
         // The run keeps the HTTP request's span (and its request id).
-        let span = tracing::info_span!("rpc", method = %req.method, session = %session.id);
+        let span = tracing::info_span!(
+            "rpc",
+            method = req.method.as_str(),
+            session = session.id.as_str()
+        );
         Box::pin(
             async move {
             let key = req.id.key();

@@ -153,23 +153,29 @@ fn check(headers: &HeaderMap, req: &Request) -> Result<Claims, Refusal> {
         .and_then(Value::as_object);
     let empty = Map::new();
     let meta = meta.unwrap_or(&empty);
-    let missing: Vec<&str> = [META_VERSION, META_CAPABILITIES]
-        .into_iter()
-        .filter(|k| !meta.contains_key(*k))
-        .collect();
-    if !missing.is_empty() {
-        return Err(bad(
-            -32602,
-            &format!("Invalid params: `_meta` lacks {}", missing.join(", ")),
-        ));
-    }
-    let Some(version) = meta[META_VERSION].as_str() else {
+    // Each key looked up once: `_meta`'s keys are long, and every lookup
+    // hashes the key (the hot path).
+    let (version, capabilities) = match (meta.get(META_VERSION), meta.get(META_CAPABILITIES)) {
+        (Some(v), Some(c)) => (v, c),
+        (v, c) => {
+            let missing: Vec<&str> = [(META_VERSION, v), (META_CAPABILITIES, c)]
+                .into_iter()
+                .filter(|(_, found)| found.is_none())
+                .map(|(k, _)| k)
+                .collect();
+            return Err(bad(
+                -32602,
+                &format!("Invalid params: `_meta` lacks {}", missing.join(", ")),
+            ));
+        }
+    };
+    let Some(version) = version.as_str() else {
         return Err(bad(
             -32602,
             &format!("Invalid params: `_meta.{META_VERSION}` must be a string"),
         ));
     };
-    let Some(capabilities) = meta[META_CAPABILITIES].as_object() else {
+    let Some(capabilities) = capabilities.as_object() else {
         return Err(bad(
             -32602,
             &format!("Invalid params: `_meta.{META_CAPABILITIES}` must be an object"),

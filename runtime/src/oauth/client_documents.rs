@@ -41,6 +41,12 @@ pub struct DocumentSettings {
     /// fetch from loopback. Never set in production (no environment variable
     /// turns it on).
     pub allow_loopback: bool,
+    /// Test-only: certificate authorities trusted besides the public ones when
+    /// fetching a document, so that a test can serve documents over https
+    /// from loopback (clients such as the TypeScript SDK accept only https
+    /// document URLs). Never set in production (no environment variable sets
+    /// it).
+    pub trusted_roots: Vec<reqwest::Certificate>,
     /// A document is kept at least this long, whatever its headers say…
     pub min_cache: Duration,
     /// …at most this long…
@@ -54,6 +60,7 @@ impl Default for DocumentSettings {
     fn default() -> Self {
         DocumentSettings {
             allow_loopback: false,
+            trusted_roots: Vec::new(),
             min_cache: Duration::from_secs(60),
             max_cache: Duration::from_secs(24 * 3600),
             default_cache: Duration::from_secs(3600),
@@ -118,7 +125,7 @@ impl ClientDocuments {
         settings: DocumentSettings,
         store: Store,
     ) -> ClientDocuments {
-        let egress = Egress::new(settings.limits.clone());
+        let egress = Egress::with_roots(settings.limits.clone(), settings.trusted_roots.clone());
         ClientDocuments {
             policy,
             settings,

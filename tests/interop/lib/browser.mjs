@@ -12,7 +12,9 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
  * Resolves with the URL the browser was sent back to (starting with
  * `callbackPrefix`). With `intercept`, that last request is answered by the
  * browser itself (for clients that only want the URL); otherwise it goes to the
- * client's own listener (the Inspector, the conformance suite).
+ * client's own listener (the Inspector, the conformance suite). With `seen`
+ * (an array), the text of the sign-in page and of the consent page are pushed
+ * onto it.
  */
 /** Debian's Chromium, headless, with the flags this machine needs. */
 export function launch() {
@@ -21,7 +23,7 @@ export function launch() {
   });
 }
 
-export async function signIn(authorizeUrl, { email, password, provider, login, callbackPrefix, intercept = true }) {
+export async function signIn(authorizeUrl, { email, password, provider, login, callbackPrefix, intercept = true, seen }) {
   const browser = await launch();
   try {
     const page = await browser.newPage();
@@ -32,6 +34,7 @@ export async function signIn(authorizeUrl, { email, password, provider, login, c
     const back = page.waitForRequest((r) => r.url().startsWith(callbackPrefix), { timeout: 60_000 });
     back.catch(() => {});
     await page.goto(authorizeUrl);
+    if (seen) seen.push(await page.locator('body').innerText());
     if (provider) {
       // Through a sign-in provider: its button on the sign-in page, then the
       // provider's own login form (the loopback OpenID provider's: `login`).
@@ -49,7 +52,10 @@ export async function signIn(authorizeUrl, { email, password, provider, login, c
       back.then(() => 'back'),
       allow.waitFor({ timeout: 60_000 }).then(() => 'consent'),
     ]);
-    if (outcome === 'consent') await allow.click();
+    if (outcome === 'consent') {
+      if (seen) seen.push(await page.locator('body').innerText());
+      await allow.click();
+    }
     const request = await back;
     // Let the client's own listener answer before the browser goes away.
     if (!intercept) await page.waitForLoadState('load').catch(() => {});

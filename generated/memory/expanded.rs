@@ -7,6 +7,22 @@ pub const SPEC_PATH: &str = "../../specs/memory.yaml";
 pub const SPEC_YAML: &str = include_str!(
     concat!(env!("CARGO_MANIFEST_DIR"), "/../../specs/memory.yaml")
 );
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    ::gatehouse::__private::serde::Deserialize,
+    ::gatehouse::__private::serde::Serialize,
+    ::gatehouse::__private::schemars::JsonSchema
+)]
+#[serde(crate = "::gatehouse::__private::serde")]
+#[schemars(crate = "::gatehouse::__private::schemars")]
+pub struct Memory {
+    pub id: ::std::string::String,
+    pub text: ::std::string::String,
+    pub tags: ::std::vec::Vec<::std::string::String>,
+    pub created_at: ::std::string::String,
+}
 /// Arguments of the `add_memory` tool.
 #[derive(
     Debug,
@@ -69,22 +85,6 @@ impl SearchMemoriesArgs {
         10i64
     }
 }
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::gatehouse::__private::serde::Deserialize,
-    ::gatehouse::__private::serde::Serialize,
-    ::gatehouse::__private::schemars::JsonSchema
-)]
-#[serde(crate = "::gatehouse::__private::serde")]
-#[schemars(crate = "::gatehouse::__private::schemars")]
-pub struct SearchMemoriesOutputMemoriesItem {
-    pub id: ::std::string::String,
-    pub text: ::std::string::String,
-    pub tags: ::std::vec::Vec<::std::string::String>,
-    pub created_at: ::std::string::String,
-}
 /// What the `search_memories` tool returns (`structuredContent`).
 #[derive(
     Debug,
@@ -98,7 +98,7 @@ pub struct SearchMemoriesOutputMemoriesItem {
 #[schemars(crate = "::gatehouse::__private::schemars")]
 pub struct SearchMemoriesOutput {
     /// Matching memories, best first
-    pub memories: ::std::vec::Vec<SearchMemoriesOutputMemoriesItem>,
+    pub memories: ::std::vec::Vec<Memory>,
 }
 /// Arguments of the `list_memories` tool.
 #[derive(
@@ -125,22 +125,6 @@ impl ListMemoriesArgs {
         20i64
     }
 }
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    ::gatehouse::__private::serde::Deserialize,
-    ::gatehouse::__private::serde::Serialize,
-    ::gatehouse::__private::schemars::JsonSchema
-)]
-#[serde(crate = "::gatehouse::__private::serde")]
-#[schemars(crate = "::gatehouse::__private::schemars")]
-pub struct ListMemoriesOutputMemoriesItem {
-    pub id: ::std::string::String,
-    pub text: ::std::string::String,
-    pub tags: ::std::vec::Vec<::std::string::String>,
-    pub created_at: ::std::string::String,
-}
 /// What the `list_memories` tool returns (`structuredContent`).
 #[derive(
     Debug,
@@ -154,7 +138,7 @@ pub struct ListMemoriesOutputMemoriesItem {
 #[schemars(crate = "::gatehouse::__private::schemars")]
 pub struct ListMemoriesOutput {
     /// Matching memories, best first
-    pub memories: ::std::vec::Vec<ListMemoriesOutputMemoriesItem>,
+    pub memories: ::std::vec::Vec<Memory>,
     /// Pass back to get the next page
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: ::core::option::Option<::std::string::String>,

@@ -34,6 +34,7 @@ pub fn expand(spec: &Spec, spec_rel: &str) -> TokenStream {
     let mut methods = Vec::new();
     let mut tool_arms = Vec::new();
     let mut schemas = Vec::new();
+    types.declared(spec);
 
     for (name, tool) in &spec.tools {
         let camel = upper_camel_case(name);

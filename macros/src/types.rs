@@ -126,8 +126,39 @@ impl TypeGen {
         }
     }
 
+    /// The types declared under `types:`, each once, by its own name. One
+    /// that any tool's input uses (even inside another type) reads strictly
+    /// (unknown fields are errors) wherever it is used.
+    pub(crate) fn declared(&mut self, spec: &gatehouse_specs::Spec) {
+        let mut strict = std::collections::HashSet::new();
+        for tool in spec.tools.values() {
+            for f in tool.input.values() {
+                named_within(f, &mut strict);
+            }
+        }
+        for (name, def) in &spec.types {
+            let dir = if strict.contains(name.as_str()) {
+                Direction::Input
+            } else {
+                Direction::Output
+            };
+            match def.kind {
+                FieldKind::Enum => self.enumeration(name, def),
+                _ => {
+                    let empty = IndexMap::new();
+                    let props = def.properties.as_ref().unwrap_or(&empty);
+                    self.object(name, def.description.as_deref(), props, dir)
+                }
+            }
+        }
+    }
+
     /// The Rust type of a field, generating nested types as needed.
     fn field_type(&mut self, name: &str, f: &Field, dir: Direction) -> TokenStream {
+        if let Some(declared) = &f.named {
+            let ty = ident(declared);
+            return quote! { #ty };
+        }
         match f.kind {
             FieldKind::String => quote! { ::std::string::String },
             FieldKind::Integer => quote! { i64 },
@@ -175,6 +206,19 @@ impl TypeGen {
                 }
             }
         });
+    }
+}
+
+/// The declared types a field uses, itself or anywhere inside.
+fn named_within<'a>(f: &'a Field, found: &mut std::collections::HashSet<&'a str>) {
+    if let Some(n) = &f.named {
+        found.insert(n);
+    }
+    if let Some(items) = &f.items {
+        named_within(&items.0, found);
+    }
+    for p in f.properties.iter().flat_map(|p| p.values()) {
+        named_within(p, found);
     }
 }
 
@@ -254,7 +298,10 @@ fn default_expr(owner: &str, field_name: &str, f: &Field, v: &Value) -> TokenStr
         }
         (FieldKind::Boolean, Value::Bool(b)) => quote! { #b },
         (FieldKind::Enum, Value::String(s)) => {
-            let ty = ident(&format!("{owner}{}", upper_camel_case(field_name)));
+            let ty = match &f.named {
+                Some(declared) => ident(declared),
+                None => ident(&format!("{owner}{}", upper_camel_case(field_name))),
+            };
             let variant = format_ident!("{}", upper_camel_case(s));
             quote! { #ty::#variant }
         }

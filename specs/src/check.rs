@@ -41,6 +41,7 @@ pub fn check(spec: &Spec, base_dir: Option<&FsPath>) -> Vec<Problem> {
     c.oauth(spec);
     c.sign_in(spec);
     c.origins(spec);
+    c.declared_types(spec);
     c.tools(spec);
     c.prompts(spec, base_dir);
     c.resources(spec, base_dir);
@@ -475,6 +476,28 @@ impl Checker {
         }
     }
 
+    /// `types:`: each declared type is checked once, here, under its own
+    /// name (its uses took its definition as it is).
+    fn declared_types(&mut self, spec: &Spec) {
+        for (name, def) in &spec.types {
+            let p = path(["types".into(), name.into()]);
+            if let Err(e) = naming::check_type_name(name) {
+                self.at_key(p, e);
+                continue;
+            }
+            if def.optional || def.default.is_some() {
+                let key = if def.optional { "optional" } else { "default" };
+                self.at_key(
+                    child(&p, key),
+                    format!("`{key}` belongs where the type is used, not in its declaration"),
+                );
+            }
+            let mut shape = def.clone();
+            shape.named = None;
+            self.field(&shape, &p, name.clone(), true);
+        }
+    }
+
     fn tools(&mut self, spec: &Spec) {
         for (name, tool) in &spec.tools {
             let p = path(["tools".into(), name.into()]);
@@ -573,6 +596,26 @@ impl Checker {
     }
 
     fn field(&mut self, f: &Field, p: &[Seg], ty: String, named: bool) {
+        if f.named.is_some() {
+            // A declared type: its shape was checked under `types`; what this
+            // use adds is checked here.
+            if !named && (f.optional || f.default.is_some()) {
+                let key = if f.optional { "optional" } else { "default" };
+                self.at_key(
+                    child(p, key),
+                    format!("`{key}` has no meaning for array items"),
+                );
+            }
+            if let Some(default) = &f.default
+                && let Err(e) = check_value(f, default)
+            {
+                self.at_value(
+                    child(p, "default"),
+                    format!("default does not fit the field: {e}"),
+                );
+            }
+            return;
+        }
         let kind = f.kind;
         let not_for = |key: &str, applies: &str| {
             format!(

@@ -17,6 +17,7 @@ pub mod origin;
 pub mod positions;
 pub mod providers;
 pub mod redirect;
+mod types;
 pub mod uri_template;
 
 pub use check::check_value;

@@ -43,7 +43,7 @@ pub fn load_str(
     if errors.iter().any(|e| e.message.starts_with("invalid YAML")) {
         return Err(SpecErrors(errors));
     }
-    let spec = match serde_yaml::from_str::<Spec>(source) {
+    let mut spec = match serde_yaml::from_str::<Spec>(source) {
         Ok(spec) => spec,
         Err(e) => {
             let pos = e
@@ -57,7 +57,15 @@ pub fn load_str(
             return Err(sorted(errors));
         }
     };
-    for problem in check(&spec, base_dir) {
+    // Every field's type to a kind (declared types substituted); the checks
+    // need them, so a spec whose types do not resolve stops here.
+    let unresolved = crate::types::resolve(&mut spec);
+    let problems = if unresolved.is_empty() {
+        check(&spec, base_dir)
+    } else {
+        unresolved
+    };
+    for problem in problems {
         let pos = if problem.at_key {
             positions.key(&problem.path)
         } else {

@@ -68,6 +68,11 @@ pub struct Spec {
     /// change only with a new deployment. Default: five minutes, `public`.
     #[serde(default)]
     pub caching: Option<Caching>,
+    /// Named object and enum types that fields use by name (`type: Memory`,
+    /// `items: Memory`): one Rust type for every use, with the same JSON
+    /// Schema as writing the shape out at each use.
+    #[serde(default)]
+    pub types: IndexMap<String, Field>,
 }
 
 /// Caching hints of a 2026-07-28 result (`ttlMs`, `cacheScope`).
@@ -612,9 +617,10 @@ pub struct Annotations {
 }
 
 /// The type of a field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FieldKind {
+    #[default]
     String,
     Integer,
     Number,
@@ -625,6 +631,21 @@ pub enum FieldKind {
 }
 
 impl FieldKind {
+    pub const ALL: [FieldKind; 7] = [
+        FieldKind::String,
+        FieldKind::Integer,
+        FieldKind::Number,
+        FieldKind::Boolean,
+        FieldKind::Enum,
+        FieldKind::Array,
+        FieldKind::Object,
+    ];
+
+    /// The kind a `type:` names, unless it names a declared type.
+    pub fn parse(name: &str) -> Option<FieldKind> {
+        FieldKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             FieldKind::String => "string",
@@ -642,9 +663,17 @@ impl FieldKind {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Field {
-    /// The field's type.
+    /// The field's type as written: a kind (`string`, `object`, …) or the name
+    /// of a type declared under `types`.
     #[serde(rename = "type")]
+    pub type_name: TypeName,
+    /// The field's kind, set when the spec is loaded (`crate::types::resolve`):
+    /// a declared type's use takes the type's whole definition.
+    #[serde(skip)]
     pub kind: FieldKind,
+    /// The declared type this field uses, when it names one.
+    #[serde(skip)]
+    pub named: Option<String>,
     /// Short display title.
     #[serde(default)]
     pub title: Option<String>,
@@ -690,7 +719,9 @@ impl Field {
     /// A bare field of a kind, with no constraints.
     pub fn of_kind(kind: FieldKind) -> Field {
         Field {
+            type_name: TypeName(kind.as_str().to_string()),
             kind,
+            named: None,
             title: None,
             description: None,
             optional: false,
@@ -713,6 +744,24 @@ impl Field {
     }
 }
 
+/// What a field's `type:` says: a kind, or the name of a declared type.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct TypeName(pub String);
+
+impl JsonSchema for TypeName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TypeName".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let kind = generator.subschema_for::<FieldKind>();
+        schemars::json_schema!({
+            "description": "A kind, or the name of a type declared under `types` (UpperCamelCase).",
+            "anyOf": [kind, { "type": "string", "pattern": "^[A-Z][A-Za-z0-9]*$" }]
+        })
+    }
+}
+
 /// The item type of an array: `items: string` or `items: { type: object, ... }`.
 #[derive(Debug, Clone)]
 pub struct Items(pub Box<Field>);
@@ -726,8 +775,10 @@ impl<'de> Deserialize<'de> for Items {
                 f.write_str("a type name (string, integer, number, boolean, object) or a field")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Items, E> {
-                let kind = FieldKind::deserialize(serde::de::value::StrDeserializer::<E>::new(v))?;
-                Ok(Items(Box::new(Field::of_kind(kind))))
+                // A kind or a declared type's name, resolved with the rest.
+                let mut field = Field::of_kind(FieldKind::String);
+                field.type_name = TypeName(v.to_string());
+                Ok(Items(Box::new(field)))
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Items, A::Error> {
                 let field = Field::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
@@ -743,10 +794,10 @@ impl JsonSchema for Items {
         "Items".into()
     }
     fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        let kind = generator.subschema_for::<FieldKind>();
+        let kind = generator.subschema_for::<TypeName>();
         let field = generator.subschema_for::<Field>();
         schemars::json_schema!({
-            "description": "An item type name, or a full field.",
+            "description": "An item type name (a kind or a type declared under `types`), or a full field.",
             "anyOf": [kind, field]
         })
     }

@@ -53,6 +53,21 @@ pub fn check_field_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Names of declared types (`types:`): UpperCamelCase Rust type names,
+/// `[A-Z][A-Za-z0-9]*`, which are never kinds or keywords.
+pub fn check_type_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_uppercase())
+        && chars.all(|c| c.is_ascii_alphanumeric());
+    if ok && name != "Self" {
+        Ok(())
+    } else {
+        Err(format!(
+            "type name `{name}` must be UpperCamelCase: a capital letter, then letters and digits (e.g. `Memory`)"
+        ))
+    }
+}
+
 /// OAuth scope tokens (RFC 6749 section 3.3): printable ASCII except space, `"` and `\`.
 pub fn check_scope_name(name: &str) -> Result<(), String> {
     if name.is_empty() {

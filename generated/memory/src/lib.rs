@@ -9,7 +9,7 @@ use gatehouse::{
 };
 use serde_json::{Value, json};
 
-use crate::memories::{Memories, Memory};
+use crate::memories::Memories;
 
 /// The module generated from the spec: typed arguments, the `Tools` trait, dispatch.
 pub mod api {
@@ -43,27 +43,18 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Search results and list pages share one shape (a YAML anchor in the spec), so
-/// the spec generates two identical item types; fill both the same way.
-macro_rules! item_from_memory {
-    ($($item:ty),*) => {$(
-        impl From<&Memory> for $item {
-            fn from(m: &Memory) -> Self {
-                Self {
-                    id: m.id.clone(),
-                    text: m.text.clone(),
-                    tags: m.tags(),
-                    created_at: m.created_at_rfc3339(),
-                }
-            }
+/// A stored memory as the tools return it (`Memory`, declared once under
+/// `types` in the spec and used by both search results and list pages).
+impl From<&memories::Memory> for api::Memory {
+    fn from(m: &memories::Memory) -> Self {
+        Self {
+            id: m.id.clone(),
+            text: m.text.clone(),
+            tags: m.tags(),
+            created_at: m.created_at_rfc3339(),
         }
-    )*};
+    }
 }
-
-item_from_memory!(
-    SearchMemoriesOutputMemoriesItem,
-    ListMemoriesOutputMemoriesItem
-);
 
 impl Tools for MemoryServer {
     async fn add_memory(

@@ -50,17 +50,39 @@ pub(crate) enum Direction {
 #[derive(Default)]
 pub(crate) struct TypeGen {
     pub items: Vec<TokenStream>,
+    /// Each shape generated so far (its tokens without its name) and the
+    /// name it was generated under: an identical shape elsewhere becomes an
+    /// alias of that type rather than a second type.
+    shapes: std::collections::HashMap<String, String>,
 }
 
 impl TypeGen {
-    /// A struct named `name` holding `fields`.
+    /// `name` for a shape: a new type (`item`, built for `name`), or an alias
+    /// of the type an identical shape was generated as. Returns the name the
+    /// generated code should use.
+    fn shape(&mut self, name: &str, key: String, item: TokenStream) -> String {
+        if let Some(first) = self.shapes.get(&key) {
+            let (alias, first_ty) = (ident(name), ident(first));
+            let doc = format!(" The same shape as [`{first}`], generated once.");
+            self.items.push(quote! {
+                #[doc = #doc]
+                pub type #alias = #first_ty;
+            });
+            return first.clone();
+        }
+        self.shapes.insert(key, name.to_string());
+        self.items.push(item);
+        name.to_string()
+    }
+
+    /// A struct named `name` holding `fields` (or an alias of an identical one).
     pub(crate) fn object(
         &mut self,
         name: &str,
         about: Option<&str>,
         fields: &IndexMap<String, Field>,
         dir: Direction,
-    ) {
+    ) -> String {
         let ty = ident(name);
         let mut members = Vec::new();
         let mut defaults = Vec::new();
@@ -81,7 +103,7 @@ impl TypeGen {
                 let path = format!("{name}::{fn_name}");
                 serde_attrs.push(quote! { default = #path });
                 let fn_ident = ident(&fn_name);
-                let value = default_expr(name, field_name, field, default);
+                let value = default_expr(&field_ty, field, default);
                 defaults.push(quote! {
                     fn #fn_ident() -> #field_ty { #value }
                 });
@@ -108,22 +130,31 @@ impl TypeGen {
         }
         let docs = doc(about);
         let deny = (dir == Direction::Input).then(|| quote! { , deny_unknown_fields });
-        self.items.push(quote! {
-            #docs
-            #[derive(Debug, Clone, PartialEq, ::gatehouse::__private::serde::Deserialize, ::gatehouse::__private::serde::Serialize, ::gatehouse::__private::schemars::JsonSchema)]
-            #[serde(crate = "::gatehouse::__private::serde" #deny)]
-            #[schemars(crate = "::gatehouse::__private::schemars")]
-            pub struct #ty {
-                #(#members)*
-            }
-        });
-        if !defaults.is_empty() {
-            self.items.push(quote! {
+        // The shape: everything but the name (which the defaults' paths name).
+        let key = quote! { #docs #deny #(#members)* #(#defaults)* }
+            .to_string()
+            .replace(&format!("\"{name}::"), "\"Self::");
+        let impl_defaults = (!defaults.is_empty()).then(|| {
+            quote! {
                 impl #ty {
                     #(#defaults)*
                 }
-            });
-        }
+            }
+        });
+        self.shape(
+            name,
+            format!("struct {key}"),
+            quote! {
+                #docs
+                #[derive(Debug, Clone, PartialEq, ::gatehouse::__private::serde::Deserialize, ::gatehouse::__private::serde::Serialize, ::gatehouse::__private::schemars::JsonSchema)]
+                #[serde(crate = "::gatehouse::__private::serde" #deny)]
+                #[schemars(crate = "::gatehouse::__private::schemars")]
+                pub struct #ty {
+                    #(#members)*
+                }
+                #impl_defaults
+            },
+        )
     }
 
     /// The types declared under `types:`, each once, by its own name. One
@@ -142,14 +173,14 @@ impl TypeGen {
             } else {
                 Direction::Output
             };
+            let empty = IndexMap::new();
             match def.kind {
                 FieldKind::Enum => self.enumeration(name, def),
                 _ => {
-                    let empty = IndexMap::new();
                     let props = def.properties.as_ref().unwrap_or(&empty);
                     self.object(name, def.description.as_deref(), props, dir)
                 }
-            }
+            };
         }
     }
 
@@ -165,8 +196,7 @@ impl TypeGen {
             FieldKind::Number => quote! { f64 },
             FieldKind::Boolean => quote! { bool },
             FieldKind::Enum => {
-                self.enumeration(name, f);
-                let ty = ident(name);
+                let ty = ident(&self.enumeration(name, f));
                 quote! { #ty }
             }
             FieldKind::Array => {
@@ -176,21 +206,21 @@ impl TypeGen {
             }
             FieldKind::Object => {
                 let empty = IndexMap::new();
-                self.object(name, None, f.properties.as_ref().unwrap_or(&empty), dir);
-                let ty = ident(name);
+                let ty =
+                    ident(&self.object(name, None, f.properties.as_ref().unwrap_or(&empty), dir));
                 quote! { #ty }
             }
         }
     }
 
-    fn enumeration(&mut self, name: &str, f: &Field) {
+    fn enumeration(&mut self, name: &str, f: &Field) -> String {
         let ty = ident(name);
         let values = f.values.as_deref().unwrap_or_default();
         let variants: Vec<syn::Ident> = values
             .iter()
             .map(|v| format_ident!("{}", upper_camel_case(v)))
             .collect();
-        self.items.push(quote! {
+        self.shape(name, format!("enum {values:?}"), quote! {
             #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::gatehouse::__private::serde::Deserialize, ::gatehouse::__private::serde::Serialize, ::gatehouse::__private::schemars::JsonSchema)]
             #[serde(crate = "::gatehouse::__private::serde")]
             #[schemars(crate = "::gatehouse::__private::schemars")]
@@ -205,7 +235,7 @@ impl TypeGen {
                     }
                 }
             }
-        });
+        })
     }
 }
 
@@ -284,8 +314,9 @@ fn schemars_attrs(f: &Field) -> TokenStream {
     }
 }
 
-/// An expression for a field's default (already checked against the field).
-fn default_expr(owner: &str, field_name: &str, f: &Field, v: &Value) -> TokenStream {
+/// An expression for a field's default (already checked against the field),
+/// whose Rust type is `ty`.
+fn default_expr(ty: &TokenStream, f: &Field, v: &Value) -> TokenStream {
     match (f.kind, v) {
         (FieldKind::String, Value::String(s)) => quote! { ::std::string::String::from(#s) },
         (FieldKind::Integer, Value::Number(n)) => {
@@ -298,10 +329,6 @@ fn default_expr(owner: &str, field_name: &str, f: &Field, v: &Value) -> TokenStr
         }
         (FieldKind::Boolean, Value::Bool(b)) => quote! { #b },
         (FieldKind::Enum, Value::String(s)) => {
-            let ty = match &f.named {
-                Some(declared) => ident(declared),
-                None => ident(&format!("{owner}{}", upper_camel_case(field_name))),
-            };
             let variant = format_ident!("{}", upper_camel_case(s));
             quote! { #ty::#variant }
         }
@@ -312,5 +339,63 @@ fn default_expr(owner: &str, field_name: &str, f: &Field, v: &Value) -> TokenStr
                     .expect("the spec loader checked this default against the field")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC: &str = r#"
+server: { name: x, version: "1" }
+tools:
+  a:
+    description: A.
+    output:
+      spot: { type: object, properties: { x: { type: integer }, mood: { type: enum, values: [up, down] } } }
+  b:
+    description: B.
+    output:
+      place: { type: object, properties: { x: { type: integer }, mood: { type: enum, values: [up, down] } } }
+      other: { type: object, properties: { x: { type: integer, description: Different } } }
+    input:
+      strict: { type: object, properties: { x: { type: integer }, mood: { type: enum, values: [up, down] } } }
+"#;
+
+    #[test]
+    fn identical_shapes_are_generated_once() {
+        let spec = gatehouse_specs::load_str(SPEC, "t.yaml", None).expect("a valid spec");
+        let mut types = TypeGen::default();
+        for (name, tool) in &spec.tools {
+            let camel = upper_camel_case(name);
+            types.object(
+                &format!("{camel}Args"),
+                Some(name),
+                &tool.input,
+                Direction::Input,
+            );
+            let output = tool.output.as_ref().unwrap();
+            types.object(
+                &format!("{camel}Output"),
+                Some(name),
+                output,
+                Direction::Output,
+            );
+        }
+        let items: Vec<String> = types.items.iter().map(|t| t.to_string()).collect();
+        let text = items.join("\n");
+        syn::parse_str::<syn::File>(&text).expect("the items parse");
+        let has = |s: &str| items.iter().any(|i| i.contains(s));
+        // `b.place` is `a.spot` (and its enum `a.spot.mood`'s): aliases.
+        assert!(has("pub type BOutputPlace = AOutputSpot"), "{text}");
+        assert!(has("pub type BOutputPlaceMood = AOutputSpotMood"), "{text}");
+        assert!(has("pub struct AOutputSpot"), "{text}");
+        assert!(!has("pub struct BOutputPlace "), "{text}");
+        // A description makes a different schema, and inputs read strictly:
+        // their own types.
+        assert!(has("pub struct BOutputOther"), "{text}");
+        assert!(has("pub struct BArgsStrict"), "{text}");
+        // The strict one's enum is the same enum (enums have no direction).
+        assert!(has("pub type BArgsStrictMood = AOutputSpotMood"), "{text}");
     }
 }

@@ -10,6 +10,7 @@ use proc_macro::TokenStream;
 use syn::{LitStr, parse_macro_input};
 
 mod codegen;
+mod migrations;
 mod types;
 
 /// Generate a server's typed module from its YAML spec.
@@ -30,6 +31,29 @@ pub fn spec(input: TokenStream) -> TokenStream {
     match gatehouse_specs::load_file(&abs, &rel) {
         Ok((spec, _)) => codegen::expand(&spec, &rel).into(),
         Err(errors) => syn::Error::new(lit.span(), format!("invalid gatehouse spec:\n{errors}"))
+            .to_compile_error()
+            .into(),
+    }
+}
+
+/// Embed an app's migrations folder (path relative to the calling crate's
+/// `Cargo.toml`) for [`AppStore::open`](../gatehouse/struct.AppStore.html).
+///
+/// Files are `<version>_<description>.sql`, portable SQL run on both
+/// databases, or a pair `<version>_<description>.sqlite.sql` and
+/// `<version>_<description>.postgres.sql` where the dialects differ. A
+/// version with only one dialect's file, or with both kinds, fails the build.
+/// Adding a file does not by itself rebuild the crate (as with
+/// `sqlx::migrate!`): touch the file that uses the macro, or add a build
+/// script with `cargo:rerun-if-changed=migrations`.
+#[proc_macro]
+pub fn migrations(input: TokenStream) -> TokenStream {
+    let lit = parse_macro_input!(input as LitStr);
+    let rel = lit.value();
+    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+    match migrations::expand(&PathBuf::from(dir).join(&rel), &rel) {
+        Ok(tokens) => tokens.into(),
+        Err(message) => syn::Error::new(lit.span(), message)
             .to_compile_error()
             .into(),
     }

@@ -25,7 +25,7 @@ pub mod store;
 
 pub use app::{App, Running, Server, StartError, bind_listener, run, run_with};
 pub use config::{Config, ConfigError, Env};
-pub use gatehouse_macros::spec;
+pub use gatehouse_macros::{migrations, spec};
 pub use gatehouse_specs::Auth;
 pub use logging::init_tracing;
 pub use mcp::wire::{Annotations, Content, ResourceContents, Role, ToolResult};
@@ -35,7 +35,7 @@ pub use mcp::{
     Sampling, SamplingMessage, SamplingResult, Settings, ToolError,
 };
 pub use principal::Principal;
-pub use store::{Backend, Store, StoreError};
+pub use store::{AppMigration, AppMigrations, AppStore, Backend, Store, StoreError};
 
 /// The process's allocator (feature `mimalloc`, on by default): see
 /// docs/performance.md for what it saves on every request.

@@ -5,11 +5,11 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use gatehouse::{Backend, Store};
-use sqlx::{PgPool, SqlitePool};
+use gatehouse::{AppMigrations, AppStore, Store, StoreError};
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+/// One folder: the table is the same on both databases, the full-text index
+/// is each one's own (`0001_memories.sqlite.sql`, `….postgres.sql`).
+static MIGRATIONS: AppMigrations = gatehouse::migrations!("migrations");
 
 /// One stored memory.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -50,14 +50,8 @@ pub struct Page {
 pub struct BadCursor;
 
 #[derive(Clone)]
-enum Pool {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
-
-#[derive(Clone)]
 pub struct Memories {
-    pool: Pool,
+    db: AppStore,
 }
 
 /// Search words as a safe full-text query: letters and digits only, any of them.
@@ -85,27 +79,12 @@ fn decode_cursor(cursor: &str) -> Result<(i64, String), BadCursor> {
 }
 
 impl Memories {
-    /// Use the server's store, creating the memory tables on first use.
-    pub async fn open(store: &Store) -> anyhow::Result<Memories> {
-        let pool = match store.backend() {
-            Backend::Sqlite => {
-                let pool = store
-                    .sqlite()
-                    .expect("a SQLite store has a SQLite pool")
-                    .clone();
-                migrator(&SQLITE_MIGRATIONS).run(&pool).await?;
-                Pool::Sqlite(pool)
-            }
-            Backend::Postgres => {
-                let pool = store
-                    .postgres()
-                    .expect("a PostgreSQL store has a PostgreSQL pool")
-                    .clone();
-                migrator(&POSTGRES_MIGRATIONS).run(&pool).await?;
-                Pool::Postgres(pool)
-            }
-        };
-        Ok(Memories { pool })
+    /// Use the server's store, creating the memory tables on first use
+    /// (tracked in `_memory_migrations`).
+    pub async fn open(store: &Store) -> Result<Memories, StoreError> {
+        Ok(Memories {
+            db: AppStore::open(store, "memory", &MIGRATIONS).await?,
+        })
     }
 
     pub async fn add(
@@ -114,80 +93,55 @@ impl Memories {
         text: &str,
         tags: &[String],
         now: i64,
-    ) -> sqlx::Result<Memory> {
+    ) -> Result<Memory, StoreError> {
         let memory = Memory {
             id: uuid::Uuid::new_v4().simple().to_string(),
             text: text.to_string(),
             tags: serde_json::to_string(tags).unwrap_or_else(|_| "[]".into()),
             created_at: now,
         };
-        let sql = match self.pool {
-            Pool::Sqlite(_) => {
-                "INSERT INTO memories (id, owner, text, tags, created_at) VALUES (?, ?, ?, ?, ?)"
-            }
-            Pool::Postgres(_) => {
-                "INSERT INTO memories (id, owner, text, tags, created_at) VALUES ($1, $2, $3, $4, $5)"
-            }
-        };
-        macro_rules! run {
-            ($pool:expr) => {
-                sqlx::query(sql)
-                    .bind(&memory.id)
-                    .bind(owner)
-                    .bind(&memory.text)
-                    .bind(&memory.tags)
-                    .bind(memory.created_at)
-                    .execute($pool)
-                    .await?
-                    .rows_affected()
-            };
-        }
-        match &self.pool {
-            Pool::Sqlite(p) => run!(p),
-            Pool::Postgres(p) => run!(p),
-        };
+        self.db
+            .query("INSERT INTO memories (id, owner, text, tags, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&memory.id)
+            .bind(owner)
+            .bind(&memory.text)
+            .bind(&memory.tags)
+            .bind(memory.created_at)
+            .execute()
+            .await?;
         Ok(memory)
     }
 
-    /// Best matches first; any of the query's words matches.
-    pub async fn search(&self, owner: &str, query: &str, limit: i64) -> sqlx::Result<Vec<Memory>> {
+    /// Best matches first; any of the query's words matches (FTS5 on SQLite,
+    /// a tsquery on PostgreSQL).
+    pub async fn search(
+        &self,
+        owner: &str,
+        query: &str,
+        limit: i64,
+    ) -> Result<Vec<Memory>, StoreError> {
         let terms = search_terms(query);
         if terms.is_empty() {
             return Ok(Vec::new());
         }
-        match &self.pool {
-            Pool::Sqlite(p) => {
-                let fts = terms
-                    .iter()
-                    .map(|t| format!("\"{t}\""))
-                    .collect::<Vec<_>>()
-                    .join(" OR ");
-                sqlx::query_as::<_, Memory>(
-                    "SELECT m.id, m.text, m.tags, m.created_at FROM memories_fts f \
-                     JOIN memories m ON m.rowid = f.rowid \
-                     WHERE memories_fts MATCH ? AND m.owner = ? \
-                     ORDER BY bm25(memories_fts), m.created_at DESC LIMIT ?",
-                )
-                .bind(fts)
-                .bind(owner)
-                .bind(limit)
-                .fetch_all(p)
-                .await
-            }
-            Pool::Postgres(p) => {
-                let tsquery = terms.join(" | ");
-                sqlx::query_as::<_, Memory>(
-                    "SELECT id, text, tags, created_at FROM memories, to_tsquery('english', $2) q \
-                     WHERE owner = $1 AND search @@ q \
-                     ORDER BY ts_rank(search, q) DESC, created_at DESC LIMIT $3",
-                )
-                .bind(owner)
-                .bind(tsquery)
-                .bind(limit)
-                .fetch_all(p)
-                .await
-            }
-        }
+        let q = self.db.dialect(
+            "SELECT m.id, m.text, m.tags, m.created_at FROM memories_fts f \
+             JOIN memories m ON m.rowid = f.rowid \
+             WHERE memories_fts MATCH $1 AND m.owner = $2 \
+             ORDER BY bm25(memories_fts), m.created_at DESC LIMIT $3",
+            "SELECT id, text, tags, created_at FROM memories, to_tsquery('english', $1) q \
+             WHERE owner = $2 AND search @@ q \
+             ORDER BY ts_rank(search, q) DESC, created_at DESC LIMIT $3",
+        );
+        let terms = match self.db.backend() {
+            gatehouse::Backend::Sqlite => terms
+                .iter()
+                .map(|t| format!("\"{t}\""))
+                .collect::<Vec<_>>()
+                .join(" OR "),
+            gatehouse::Backend::Postgres => terms.join(" | "),
+        };
+        q.bind(terms).bind(owner).bind(limit).fetch_all().await
     }
 
     /// Newest first, `limit` at a time.
@@ -201,35 +155,19 @@ impl Memories {
             Some(c) => decode_cursor(c)?,
             None => (i64::MAX, String::new()),
         };
-        let fetch = limit + 1;
-        let mut rows = match &self.pool {
-            Pool::Sqlite(p) => {
-                sqlx::query_as::<_, Memory>(
-                    "SELECT id, text, tags, created_at FROM memories \
-                     WHERE owner = ?1 AND (created_at < ?2 OR (created_at = ?2 AND (?3 = '' OR id < ?3))) \
-                     ORDER BY created_at DESC, id DESC LIMIT ?4",
-                )
-                .bind(owner)
-                .bind(before_at)
-                .bind(&before_id)
-                .bind(fetch)
-                .fetch_all(p)
-                .await?
-            }
-            Pool::Postgres(p) => {
-                sqlx::query_as::<_, Memory>(
-                    "SELECT id, text, tags, created_at FROM memories \
-                     WHERE owner = $1 AND (created_at < $2 OR (created_at = $2 AND ($3 = '' OR id < $3))) \
-                     ORDER BY created_at DESC, id DESC LIMIT $4",
-                )
-                .bind(owner)
-                .bind(before_at)
-                .bind(&before_id)
-                .bind(fetch)
-                .fetch_all(p)
-                .await?
-            }
-        };
+        let mut rows: Vec<Memory> = self
+            .db
+            .query(
+                "SELECT id, text, tags, created_at FROM memories \
+                 WHERE owner = $1 AND (created_at < $2 OR (created_at = $2 AND ($3 = '' OR id < $3))) \
+                 ORDER BY created_at DESC, id DESC LIMIT $4",
+            )
+            .bind(owner)
+            .bind(before_at)
+            .bind(before_id)
+            .bind(limit + 1)
+            .fetch_all()
+            .await?;
         let next_cursor = if rows.len() as i64 > limit {
             rows.truncate(limit as usize);
             rows.last().map(encode_cursor)
@@ -242,81 +180,48 @@ impl Memories {
         })
     }
 
-    pub async fn get(&self, owner: &str, id: &str) -> sqlx::Result<Option<Memory>> {
-        match &self.pool {
-            Pool::Sqlite(p) => {
-                sqlx::query_as::<_, Memory>(
-                    "SELECT id, text, tags, created_at FROM memories WHERE owner = ? AND id = ?",
-                )
-                .bind(owner)
-                .bind(id)
-                .fetch_optional(p)
-                .await
-            }
-            Pool::Postgres(p) => {
-                sqlx::query_as::<_, Memory>(
-                    "SELECT id, text, tags, created_at FROM memories WHERE owner = $1 AND id = $2",
-                )
-                .bind(owner)
-                .bind(id)
-                .fetch_optional(p)
-                .await
-            }
-        }
+    pub async fn get(&self, owner: &str, id: &str) -> Result<Option<Memory>, StoreError> {
+        self.db
+            .query("SELECT id, text, tags, created_at FROM memories WHERE owner = $1 AND id = $2")
+            .bind(owner)
+            .bind(id)
+            .fetch_optional()
+            .await
     }
 
-    pub async fn delete(&self, owner: &str, id: &str) -> sqlx::Result<bool> {
-        let deleted = match &self.pool {
-            Pool::Sqlite(p) => sqlx::query("DELETE FROM memories WHERE owner = ? AND id = ?")
-                .bind(owner)
-                .bind(id)
-                .execute(p)
-                .await?
-                .rows_affected(),
-            Pool::Postgres(p) => sqlx::query("DELETE FROM memories WHERE owner = $1 AND id = $2")
-                .bind(owner)
-                .bind(id)
-                .execute(p)
-                .await?
-                .rows_affected(),
-        };
+    pub async fn delete(&self, owner: &str, id: &str) -> Result<bool, StoreError> {
+        let deleted = self
+            .db
+            .query("DELETE FROM memories WHERE owner = $1 AND id = $2")
+            .bind(owner)
+            .bind(id)
+            .execute()
+            .await?;
         Ok(deleted > 0)
     }
 
     /// The owner's distinct tags starting with `prefix` (for completion).
-    pub async fn tags_starting_with(&self, owner: &str, prefix: &str) -> sqlx::Result<Vec<String>> {
-        let rows: Vec<String> =
-            match &self.pool {
-                Pool::Sqlite(p) => sqlx::query_scalar(
-                    "SELECT tags FROM memories WHERE owner = ? ORDER BY created_at DESC LIMIT 500",
-                )
-                .bind(owner)
-                .fetch_all(p)
-                .await?,
-                Pool::Postgres(p) => sqlx::query_scalar(
-                    "SELECT tags FROM memories WHERE owner = $1 ORDER BY created_at DESC LIMIT 500",
-                )
-                .bind(owner)
-                .fetch_all(p)
-                .await?,
-            };
+    pub async fn tags_starting_with(
+        &self,
+        owner: &str,
+        prefix: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = self
+            .db
+            .query("SELECT tags FROM memories WHERE owner = $1 ORDER BY created_at DESC LIMIT 500")
+            .bind(owner)
+            .fetch_all()
+            .await?;
         let prefix = prefix.to_lowercase();
         let mut tags: Vec<String> = rows
             .iter()
-            .flat_map(|t| serde_json::from_str::<Vec<String>>(t).unwrap_or_default())
+            .flat_map(|(t,)| serde_json::from_str::<Vec<String>>(t).unwrap_or_default())
             .filter(|t| t.to_lowercase().starts_with(&prefix))
             .collect();
         tags.sort();
         tags.dedup();
         Ok(tags)
     }
-}
-
-/// The memory tables are tracked apart from gatehouse's own migrations.
-fn migrator(embedded: &sqlx::migrate::Migrator) -> sqlx::migrate::Migrator {
-    let mut m = sqlx::migrate::Migrator::with_migrations(embedded.iter().cloned().collect());
-    m.dangerous_set_table_name("_memory_migrations");
-    m
 }
 
 #[cfg(test)]

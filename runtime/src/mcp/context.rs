@@ -60,6 +60,13 @@ impl From<sqlx::Error> for ToolError {
     }
 }
 
+/// A failed call to the store, an app's tables included ([`crate::AppStore`]).
+impl From<crate::store::StoreError> for ToolError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ToolError::Internal(e.into())
+    }
+}
+
 impl From<serde_json::Error> for ToolError {
     fn from(e: serde_json::Error) -> Self {
         ToolError::Internal(e.into())
@@ -94,6 +101,12 @@ impl From<anyhow::Error> for ResourceError {
 
 impl From<sqlx::Error> for ResourceError {
     fn from(e: sqlx::Error) -> Self {
+        ResourceError::Internal(e.into())
+    }
+}
+
+impl From<crate::store::StoreError> for ResourceError {
+    fn from(e: crate::store::StoreError) -> Self {
         ResourceError::Internal(e.into())
     }
 }

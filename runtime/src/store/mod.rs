@@ -24,6 +24,7 @@ macro_rules! on_pool {
     };
 }
 
+mod app_tables;
 mod audit;
 mod oauth;
 mod postgres;
@@ -35,6 +36,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::{PgPool, SqlitePool};
 
+pub use self::app_tables::{AppMigration, AppMigrations, AppStore, Arg, Query};
 pub use self::audit::AuditRow;
 pub use self::oauth::{
     AccessStatus, BrowserSession, ClientRow, CodeRow, CodeUse, ConsentRow, FamilyRow, KeyRow,

@@ -21,7 +21,11 @@ use super::session::Session;
 use super::version::ProtocolVersion;
 use crate::principal::Principal;
 
-/// A tool (or prompt handler) failed.
+/// A tool (or prompt handler) failed. `?` converts `anyhow::Error`, the
+/// store's errors (`StoreError`, an app's tables included) and JSON errors
+/// into `Internal`, and a failed request to the client into `Failed`; any
+/// other error converts with [`ToolError::internal`] (it takes any
+/// `std::error::Error`), so a tool does not depend on the database crate.
 #[derive(Debug, thiserror::Error)]
 pub enum ToolError {
     /// An execution error the model should see and can react to: an `isError`
@@ -51,12 +55,6 @@ impl ToolError {
 impl From<anyhow::Error> for ToolError {
     fn from(e: anyhow::Error) -> Self {
         ToolError::Internal(e)
-    }
-}
-
-impl From<sqlx::Error> for ToolError {
-    fn from(e: sqlx::Error) -> Self {
-        ToolError::Internal(e.into())
     }
 }
 
@@ -96,12 +94,6 @@ pub enum ResourceError {
 impl From<anyhow::Error> for ResourceError {
     fn from(e: anyhow::Error) -> Self {
         ResourceError::Internal(e)
-    }
-}
-
-impl From<sqlx::Error> for ResourceError {
-    fn from(e: sqlx::Error) -> Self {
-        ResourceError::Internal(e.into())
     }
 }
 

@@ -99,6 +99,16 @@ backend_tests! {
         assert!(store.session("none", 0).await.unwrap().is_none());
     }
 
+    async fn app_names_are_plain_identifiers(db) {
+        let store = Store::connect(db.url()).await.unwrap();
+        for name in ["", "Notes", "1notes", "notes; DROP TABLE users", "notes\"", "a-b", &"n".repeat(41)] {
+            let refused = AppStore::open(&store, name, &NOTES).await;
+            assert!(matches!(refused, Err(StoreError::BadAppName(_))), "{name:?}: {:?}", refused.err());
+        }
+        // Nothing was created by the refused names, and a plain one opens.
+        AppStore::open(&store, "notes_2", &NOTES).await.unwrap();
+    }
+
     async fn a_migration_edited_after_it_ran_is_refused(db) {
         let store = Store::connect(db.url()).await.unwrap();
         let notes = AppStore::open(&store, "notes", &NOTES).await.unwrap();

@@ -129,6 +129,15 @@ impl AppStore {
         name: &str,
         migrations: &AppMigrations,
     ) -> StoreResult<AppStore> {
+        // Part of a table name in the migrator's SQL: a plain identifier only.
+        let plain = name.len() <= 40
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !plain {
+            return Err(super::StoreError::BadAppName(name.to_string()));
+        }
         let pool = match (store.sqlite(), store.postgres()) {
             (Some(p), _) => Pool::Sqlite(p.clone()),
             (_, Some(p)) => Pool::Postgres(p.clone()),

@@ -57,6 +57,10 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("the database did not answer within {0:?}")]
     Timeout(Duration),
+    /// An app's name for its tables (`AppStore::open`) that cannot be part
+    /// of a table name.
+    #[error("app name `{0}` must be 1 to 40 of a-z, 0-9 and `_`, starting with a letter")]
+    BadAppName(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

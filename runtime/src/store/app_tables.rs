@@ -216,6 +216,23 @@ macro_rules! bind_all {
     }};
 }
 
+/// Run `query` on whichever pool the store has, under its deadline: `make`
+/// builds the statement (its database inferred per arm), `run` is the
+/// executor method, and an optional `.then()` reads its result (whose type
+/// differs per database).
+macro_rules! run_on_pool {
+    ($query:expr, $make:expr, $run:ident $(.$then:ident())?) => {{
+        let Query { store, sql, args } = $query;
+        within(store.deadline, async move {
+            Ok(match &store.pool {
+                Pool::Sqlite(p) => bind_all!($make(sql), args).$run(p).await? $(.$then())?,
+                Pool::Postgres(p) => bind_all!($make(sql), args).$run(p).await? $(.$then())?,
+            })
+        })
+        .await
+    }};
+}
+
 impl Query<'_> {
     /// Bind the next placeholder.
     pub fn bind(mut self, value: impl Into<Arg>) -> Self {
@@ -225,20 +242,7 @@ impl Query<'_> {
 
     /// Run a statement; the number of rows it changed.
     pub async fn execute(self) -> StoreResult<u64> {
-        let sql = self.sql;
-        within(self.store.deadline, async {
-            Ok(match &self.store.pool {
-                Pool::Sqlite(p) => bind_all!(sqlx::query(sql), self.args)
-                    .execute(p)
-                    .await?
-                    .rows_affected(),
-                Pool::Postgres(p) => bind_all!(sqlx::query(sql), self.args)
-                    .execute(p)
-                    .await?
-                    .rows_affected(),
-            })
-        })
-        .await
+        run_on_pool!(self, sqlx::query, execute.rows_affected())
     }
 
     /// Every row, as `T` (`#[derive(sqlx::FromRow)]` decodes from both).
@@ -246,22 +250,7 @@ impl Query<'_> {
     where
         T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
-        let sql = self.sql;
-        within(self.store.deadline, async {
-            Ok(match &self.store.pool {
-                Pool::Sqlite(p) => {
-                    bind_all!(sqlx::query_as::<_, T>(sql), self.args)
-                        .fetch_all(p)
-                        .await?
-                }
-                Pool::Postgres(p) => {
-                    bind_all!(sqlx::query_as::<_, T>(sql), self.args)
-                        .fetch_all(p)
-                        .await?
-                }
-            })
-        })
-        .await
+        run_on_pool!(self, sqlx::query_as::<_, T>, fetch_all)
     }
 
     /// The first row, if any, as `T`.
@@ -269,21 +258,6 @@ impl Query<'_> {
     where
         T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
-        let sql = self.sql;
-        within(self.store.deadline, async {
-            Ok(match &self.store.pool {
-                Pool::Sqlite(p) => {
-                    bind_all!(sqlx::query_as::<_, T>(sql), self.args)
-                        .fetch_optional(p)
-                        .await?
-                }
-                Pool::Postgres(p) => {
-                    bind_all!(sqlx::query_as::<_, T>(sql), self.args)
-                        .fetch_optional(p)
-                        .await?
-                }
-            })
-        })
-        .await
+        run_on_pool!(self, sqlx::query_as::<_, T>, fetch_optional)
     }
 }

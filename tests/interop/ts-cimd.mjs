@@ -28,9 +28,10 @@ const run = promisify(execFile);
 /** A test certificate authority and a certificate for 127.0.0.1 signed by it. */
 async function makeCertificates(dir) {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  await run('openssl', ['req', '-x509', ...ec, '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.pem'),
-    '-days', '1', '-subj', '/CN=gatehouse interop test CA',
+  const authority = (name, cn) => run('openssl', ['req', '-x509', ...ec,
+    '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.pem`), '-days', '1', '-subj', `/CN=${cn}`,
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
+  await authority('ca', 'gatehouse interop test CA');
   await run('openssl', ['req', ...ec, '-keyout', join(dir, 'leaf.key'), '-out', join(dir, 'leaf.csr'),
     '-subj', '/CN=127.0.0.1']);
   writeFileSync(join(dir, 'leaf.ext'),
@@ -40,9 +41,7 @@ async function makeCertificates(dir) {
     '-extfile', join(dir, 'leaf.ext')]);
   // A second authority that signed nothing here: a server trusting only it
   // must refuse the document server's certificate.
-  await run('openssl', ['req', '-x509', ...ec, '-keyout', join(dir, 'other.key'), '-out', join(dir, 'other.pem'),
-    '-days', '1', '-subj', '/CN=gatehouse interop other CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
+  await authority('other', 'gatehouse interop other CA');
   return { ca: join(dir, 'ca.pem'), other: join(dir, 'other.pem'), key: readFileSync(join(dir, 'leaf.key')), cert: readFileSync(join(dir, 'leaf.pem')) };
 }
 

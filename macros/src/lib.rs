@@ -1,17 +1,16 @@
 //! `gatehouse::spec!("path/to/spec.yaml")`: read a spec at compile time and emit
 //! its typed module. Thin by design (like progenitor's macro): resolve the path
 //! against the calling crate, load the spec through `gatehouse-specs`, report
-//! failures at the path literal, and hand the model to [`codegen`], which works on
-//! `proc_macro2` tokens so it can be snapshot-tested.
+//! failures at the path literal, and hand the model to `gatehouse-codegen`,
+//! a plain library that works on `proc_macro2` tokens so its output can be
+//! checked in and diffed.
 
 use std::path::PathBuf;
 
 use proc_macro::TokenStream;
 use syn::{LitStr, parse_macro_input};
 
-mod codegen;
-mod migrations;
-mod types;
+use gatehouse_codegen::{migrations, server};
 
 /// Generate a server's typed module from its YAML spec.
 ///
@@ -29,7 +28,7 @@ pub fn spec(input: TokenStream) -> TokenStream {
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
     let abs = PathBuf::from(dir).join(&rel);
     match gatehouse_specs::load_file(&abs, &rel) {
-        Ok((spec, _)) => codegen::expand(&spec, &rel).into(),
+        Ok((spec, _)) => server::expand(&spec, &rel).into(),
         Err(errors) => syn::Error::new(lit.span(), format!("invalid gatehouse spec:\n{errors}"))
             .to_compile_error()
             .into(),

@@ -18,7 +18,7 @@ use crate::http::cors::cors;
 use crate::http::guard::OriginRules;
 use crate::http::listener::NodelayAcceptor;
 use crate::http::request_id::RequestIds;
-use crate::mcp::catalog::{Catalog, CatalogError};
+use crate::mcp::catalog::Catalog;
 use crate::mcp::core::Core;
 use crate::mcp::{Handlers, McpEndpoint, ServerDefinition};
 use crate::oauth::sealing::Sealer;
@@ -36,8 +36,6 @@ pub struct App {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error(transparent)]
-    Catalog(#[from] CatalogError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -72,21 +70,21 @@ impl App {
         self
     }
 
-    /// The embedded spec (with `auth` as [`App::with_auth`] set it).
-    pub fn spec(&self) -> Result<gatehouse_specs::Spec, gatehouse_specs::SpecErrors> {
-        let mut spec =
-            gatehouse_specs::load_str(self.definition.spec_yaml, self.definition.spec_name, None)?;
+    /// The spec as generated (with `auth` as [`App::with_auth`] set it): what
+    /// the CLI's commands read, as the server does.
+    pub fn spec(&self) -> gatehouse_specs::Spec {
+        let mut spec = self.definition.spec.clone();
         if let Some(auth) = self.auth {
             spec.auth = auth;
         }
-        Ok(spec)
+        spec
     }
 
     /// Read the embedded spec, connect the pieces and start the background tasks
     /// (session sweeper; with PostgreSQL, the signal listener; with OAuth, the
     /// authorization server's upkeep).
     pub async fn start(self, config: &Config, store: Store) -> Result<Server, StartError> {
-        let mut catalog = Catalog::build(&self.definition)?;
+        let mut catalog = Catalog::build(self.definition);
         if let Some(auth) = self.auth {
             catalog.spec.auth = auth;
         }
@@ -438,13 +436,7 @@ where
         .command
         .filter(|c| !matches!(c, crate::cli::Command::Serve))
     {
-        let spec = match app.spec() {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("gatehouse: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
+        let spec = app.spec();
         return match crate::cli::run(&store, &spec, &config, command).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

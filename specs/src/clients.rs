@@ -55,6 +55,23 @@ pub fn profiles() -> &'static IndexMap<String, ClientProfile> {
     })
 }
 
+/// The profiles a selection names, in file order, as a server reads them.
+pub fn selected(selection: &crate::model::ClientSelection) -> Vec<crate::model::SelectedClient> {
+    selection
+        .names()
+        .into_iter()
+        .filter_map(|id| {
+            let p = profiles().get(&id)?;
+            Some(crate::model::SelectedClient {
+                name: p.name.clone(),
+                redirect_uris: p.redirect_uris.clone(),
+                origins: p.origins.clone(),
+                id,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -74,6 +74,7 @@ pub fn load_str(
         errors.push(error(pos, problem.message));
     }
     if errors.is_empty() {
+        spec.registration.selected = crate::clients::selected(&spec.registration.clients);
         Ok(spec)
     } else {
         Err(sorted(errors))

@@ -227,7 +227,11 @@ impl JsonSchema for ClientSelection {
         "ClientSelection".into()
     }
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // The spec's own schema is made by the loader, which knows the names.
+        #[cfg(feature = "load")]
         let names: Vec<&String> = crate::clients::profiles().keys().collect();
+        #[cfg(not(feature = "load"))]
+        let names: Vec<&String> = Vec::new();
         schemars::json_schema!({
             "description": "`all`, or the names of known MCP clients (specs/clients.yaml).",
             "anyOf": [
@@ -263,6 +267,11 @@ pub struct Registration {
     /// A registered client never used for this long is deleted (default 30d).
     #[serde(default = "default_unused_expiry")]
     pub expire_unused_after: HumanDuration,
+    /// The known clients `clients` selects, in file order: filled in by the
+    /// loader from specs/clients.yaml, so a server reads them without it.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub selected: Vec<SelectedClient>,
 }
 
 impl Default for Registration {
@@ -273,8 +282,22 @@ impl Default for Registration {
             redirect_uris: Vec::new(),
             auto_approve: Vec::new(),
             expire_unused_after: default_unused_expiry(),
+            selected: Vec::new(),
         }
     }
+}
+
+/// A known MCP client a spec accepts: what a server needs of its profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectedClient {
+    /// Its name in specs/clients.yaml (`claude`, `vscode`).
+    pub id: String,
+    /// Shown on the consent page when the client is recognised.
+    pub name: String,
+    /// Redirect-URI patterns (`redirect::RedirectPattern`).
+    pub redirect_uris: Vec<String>,
+    /// Browser origins where the client runs as a web page.
+    pub origins: Vec<String>,
 }
 
 /// Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document):

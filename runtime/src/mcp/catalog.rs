@@ -1,32 +1,22 @@
-//! The catalog: the embedded spec read once at start-up and turned into what the
-//! server lists and serves (tool descriptors with compiled input validators,
-//! prompt templates, resources, origin rules, capabilities).
+//! The catalog: the generated definition turned, once at start-up, into what
+//! the server lists and serves (tool descriptors with compiled input
+//! validators, prompt templates, resources, origin rules, capabilities). Each
+//! entry keeps its position in the spec, which is how the dispatch table calls
+//! its handler.
 
 use std::collections::HashMap;
 
 use gatehouse_specs::origin::OriginPattern;
 use gatehouse_specs::uri_template::UriTemplate;
-use gatehouse_specs::{Caching, Spec, SpecErrors};
+use gatehouse_specs::{Caching, Spec};
 use serde_json::{Value, json};
 
 use super::definition::ServerDefinition;
 use super::wire;
 
-/// Why a definition could not become a catalog (a build/runtime mismatch; the
-/// macro already validated the spec).
-#[derive(Debug, thiserror::Error)]
-pub enum CatalogError {
-    #[error("the embedded spec is invalid:\n{0}")]
-    Spec(#[from] SpecErrors),
-    #[error("tool `{0}` is in the spec but the generated code has no schema for it")]
-    MissingSchema(String),
-    #[error("the input schema of tool `{tool}` does not compile: {error}")]
-    BadSchema { tool: String, error: String },
-    #[error("resource `{0}` names a file that was not embedded")]
-    MissingFile(String),
-}
-
 pub(crate) struct ToolEntry {
+    /// Its position in the spec: how the dispatch table calls it.
+    pub index: usize,
     pub info: wire::Tool,
     pub validator: jsonschema::Validator,
     /// Scopes a token needs to call the tool.
@@ -48,6 +38,8 @@ pub(crate) enum MessageTemplate {
 }
 
 pub(crate) struct PromptEntry {
+    /// Its position in the spec: how the dispatch table calls its handler.
+    pub index: usize,
     pub info: wire::Prompt,
     pub messages: Vec<(wire::Role, MessageTemplate)>,
     /// The template sources the messages refer to.
@@ -65,6 +57,8 @@ pub(crate) enum ResourceSource {
 }
 
 pub(crate) struct ResourceEntry {
+    /// Its position in the spec: how the dispatch table calls its handler.
+    pub index: usize,
     pub info: wire::Resource,
     pub source: ResourceSource,
     pub subscribe: bool,
@@ -75,6 +69,8 @@ pub(crate) struct ResourceEntry {
 }
 
 pub(crate) struct TemplateEntry {
+    /// Its position in the spec: how the dispatch table calls its handler.
+    pub index: usize,
     pub info: wire::ResourceTemplate,
     pub template: UriTemplate,
     /// Scopes a token needs to read its resources or complete its variables.
@@ -100,21 +96,30 @@ pub(crate) struct Catalog {
 }
 
 impl Catalog {
-    pub(crate) fn build(def: &ServerDefinition) -> Result<Catalog, CatalogError> {
-        let spec: Spec = gatehouse_specs::load_str(def.spec_yaml, def.spec_name, None)?;
-        let mut tools = Vec::new();
-        for (name, tool) in &spec.tools {
-            let schemas = def
-                .tools
+    /// Everything here was checked when the definition was generated: the
+    /// spec by the loader, raw input schemas against the meta-schema, the
+    /// files by being embedded. What is left cannot fail on a definition the
+    /// macro made, so a failure is a bug and says so.
+    pub(crate) fn build(def: ServerDefinition) -> Catalog {
+        let ServerDefinition {
+            spec,
+            tools: schemas,
+            files,
+            ..
+        } = def;
+        let file = |name: &str| -> &'static [u8] {
+            files
                 .iter()
-                .find(|t| t.name == name)
-                .ok_or_else(|| CatalogError::MissingSchema(name.clone()))?;
+                .find(|(n, _)| *n == name)
+                .map(|(_, b)| *b)
+                .expect("the generated definition embeds every file its spec names")
+        };
+        debug_assert!(spec.tools.keys().eq(schemas.iter().map(|s| s.name)));
+        let mut tools = Vec::new();
+        for (index, ((name, tool), schemas)) in spec.tools.iter().zip(&schemas).enumerate() {
             let input_schema = (schemas.input)();
-            let validator =
-                jsonschema::validator_for(&input_schema).map_err(|e| CatalogError::BadSchema {
-                    tool: name.clone(),
-                    error: e.to_string(),
-                })?;
+            let validator = jsonschema::validator_for(&input_schema)
+                .expect("input schemas are derived by schemars or checked by the spec loader");
             let a = &tool.annotations;
             let annotations = wire::ToolAnnotations {
                 title: a.title.clone(),
@@ -124,6 +129,7 @@ impl Catalog {
                 open_world_hint: a.open_world,
             };
             tools.push(ToolEntry {
+                index,
                 info: wire::Tool {
                     name: name.clone(),
                     title: tool.title.clone(),
@@ -139,7 +145,7 @@ impl Catalog {
         let tool_index = index(tools.iter().map(|t| t.info.name.clone()));
 
         let mut prompts = Vec::new();
-        for (name, p) in &spec.prompts {
+        for (index, (name, p)) in spec.prompts.iter().enumerate() {
             let mut templates = Vec::new();
             let mut add = |source: &str| {
                 templates.push(source.to_string());
@@ -153,12 +159,7 @@ impl Catalog {
                 let content = match (&m.text, &m.image, &m.resource) {
                     (Some(t), _, _) => MessageTemplate::Text(add(t)),
                     (None, Some(img), _) => MessageTemplate::Image {
-                        bytes: def
-                            .files
-                            .iter()
-                            .find(|(n, _)| *n == img.file)
-                            .map(|(_, b)| *b)
-                            .ok_or_else(|| CatalogError::MissingFile(name.clone()))?,
+                        bytes: file(&img.file),
                         mime_type: img.mime_type.clone(),
                     },
                     (None, None, Some(r)) => MessageTemplate::Resource {
@@ -171,6 +172,7 @@ impl Catalog {
                 messages.push((role(m.role), content));
             }
             prompts.push(PromptEntry {
+                index,
                 info: wire::Prompt {
                     name: name.clone(),
                     title: p.title.clone(),
@@ -196,16 +198,10 @@ impl Catalog {
         let prompt_index = index(prompts.iter().map(|p| p.info.name.clone()));
 
         let mut resources = Vec::new();
-        for (name, r) in &spec.resources {
+        for (index, (name, r)) in spec.resources.iter().enumerate() {
             let source = match (&r.text, &r.file) {
                 (Some(t), _) => ResourceSource::Text(t.clone()),
-                (None, Some(f)) => ResourceSource::File(
-                    def.files
-                        .iter()
-                        .find(|(n, _)| n == f)
-                        .map(|(_, b)| *b)
-                        .ok_or_else(|| CatalogError::MissingFile(name.clone()))?,
-                ),
+                (None, Some(f)) => ResourceSource::File(file(f)),
                 (None, None) => ResourceSource::Handler,
             };
             let size = match &source {
@@ -214,6 +210,7 @@ impl Catalog {
                 ResourceSource::Handler => None,
             };
             resources.push(ResourceEntry {
+                index,
                 info: wire::Resource {
                     uri: r.uri.clone(),
                     name: name.clone(),
@@ -234,7 +231,9 @@ impl Catalog {
         let templates = spec
             .resource_templates
             .iter()
-            .map(|(name, t)| TemplateEntry {
+            .enumerate()
+            .map(|(index, (name, t))| TemplateEntry {
+                index,
                 info: wire::ResourceTemplate {
                     uri_template: t.uri_template.clone(),
                     name: name.clone(),
@@ -260,7 +259,7 @@ impl Catalog {
         }
 
         let s = spec.server.clone();
-        Ok(Catalog {
+        Catalog {
             server_info: wire::Implementation {
                 name: s.name.clone(),
                 title: s.title.clone(),
@@ -278,7 +277,7 @@ impl Catalog {
             origins,
             caching: spec.caching.unwrap_or(Caching::CATALOG),
             spec,
-        })
+        }
     }
 
     pub(crate) fn tool(&self, name: &str) -> Option<&ToolEntry> {

@@ -1,7 +1,9 @@
 //! The boundary between generated code and the runtime: what the `spec!` macro
-//! hands over ([`ServerDefinition`]: the embedded spec, the schemas of the typed
-//! arguments, embedded files) and the object-safe [`Handlers`] trait its dispatch
-//! table implements on top of the user's `Tools` implementation.
+//! hands over ([`ServerDefinition`]: the checked spec as values, the schemas of
+//! the typed arguments, embedded files) and the object-safe [`Handlers`] trait
+//! its dispatch table implements on top of the user's `Tools` implementation.
+//! Handlers are called by position in the spec (the n-th tool, resource,
+//! template or prompt), the same positions the catalog keeps.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,11 +18,11 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Static facts about a generated server.
 pub struct ServerDefinition {
-    /// The spec file as the macro was given it (for error messages).
+    /// The spec file as the macro was given it.
     pub spec_name: &'static str,
-    /// The spec's YAML, embedded at compile time and read once at start-up.
-    pub spec_yaml: &'static str,
-    /// JSON Schemas of each tool's typed input and output.
+    /// The spec as the macro loaded and checked it, built from Rust values.
+    pub spec: gatehouse_specs::Spec,
+    /// JSON Schemas of each tool's typed input and output, in spec order.
     pub tools: Vec<ToolSchemas>,
     /// Files named by resources (`file:`), embedded at compile time.
     pub files: Vec<(&'static str, &'static [u8])>,
@@ -77,28 +79,37 @@ pub fn schema_for<T: JsonSchema>() -> Value {
 
 /// The dispatch table generated for a spec: calls into the user's `Tools`.
 pub trait Handlers: Send + Sync + 'static {
-    /// Call a tool; `args` already passed the input schema.
+    /// Call the `tool`-th tool; `args` already passed the input schema.
     fn call_tool<'a>(
         &'a self,
-        name: &str,
+        tool: usize,
         ctx: Context,
         args: Value,
     ) -> BoxFuture<'a, Result<ToolResult, ToolError>>;
 
-    /// Read a resource served by a handler; `params` are a template's variables
-    /// (percent-decoded), empty for a fixed resource.
+    /// Read the `resource`-th resource (one declared with `handler: true`).
     fn read_resource<'a>(
         &'a self,
-        name: &str,
+        resource: usize,
+        ctx: Context,
+        uri: String,
+    ) -> BoxFuture<'a, Result<Vec<ResourceContents>, ResourceError>>;
+
+    /// Read a resource of the `template`-th resource template; `params` are its
+    /// variables, percent-decoded.
+    fn read_template<'a>(
+        &'a self,
+        template: usize,
         ctx: Context,
         uri: String,
         params: Vec<(String, String)>,
     ) -> BoxFuture<'a, Result<Vec<ResourceContents>, ResourceError>>;
 
-    /// Extra template variables for a prompt declared with `handler: true`.
+    /// Extra template variables for the `prompt`-th prompt (declared with
+    /// `handler: true`).
     fn prompt_variables<'a>(
         &'a self,
-        name: &str,
+        prompt: usize,
         ctx: Context,
         args: Map<String, Value>,
     ) -> BoxFuture<'a, Result<Map<String, Value>, ToolError>>;

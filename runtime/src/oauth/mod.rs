@@ -124,17 +124,13 @@ impl OAuthConfig {
         let parse = |ps: &[String]| ps.iter().filter_map(|p| p.parse().ok()).collect::<Vec<_>>();
         let clients: Vec<KnownClient> = spec
             .registration
-            .clients
-            .names()
-            .into_iter()
-            .filter_map(|name| {
-                let p = gatehouse_specs::clients::profiles().get(&name)?;
-                Some(KnownClient {
-                    display_name: p.name.clone(),
-                    patterns: p.patterns(),
-                    origins: p.origins.clone(),
-                    name,
-                })
+            .selected
+            .iter()
+            .map(|p| KnownClient {
+                display_name: p.name.clone(),
+                patterns: parse(&p.redirect_uris),
+                origins: p.origins.clone(),
+                name: p.id.clone(),
             })
             .collect();
         let mut redirect_patterns = parse(&spec.registration.redirect_uris);

@@ -84,7 +84,7 @@ impl Methods {
         }
         let mut vars = if prompt.handler {
             self.handlers
-                .prompt_variables(&name, ctx, arguments.clone())
+                .prompt_variables(prompt.index, ctx, arguments.clone())
                 .await
                 .map_err(handler_error)?
         } else {

@@ -85,10 +85,9 @@ impl Methods {
                 ResourceSource::Text(t) => ResourceContents::text(uri, mime, t.clone()),
                 ResourceSource::File(bytes) => ResourceContents::from_bytes(uri, mime, bytes),
                 ResourceSource::Handler => {
-                    let name = r.info.name.clone();
                     return handled(
                         self.handlers
-                            .read_resource(&name, ctx, uri.to_string(), Vec::new())
+                            .read_resource(r.index, ctx, uri.to_string())
                             .await,
                     );
                 }
@@ -106,10 +105,9 @@ impl Methods {
                         })?;
                     vars.push((k, decoded.into_owned()));
                 }
-                let name = t.info.name.clone();
                 return handled(
                     self.handlers
-                        .read_resource(&name, ctx, uri.to_string(), vars)
+                        .read_template(t.index, ctx, uri.to_string(), vars)
                         .await,
                 );
             }

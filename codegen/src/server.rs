@@ -10,6 +10,7 @@ use indexmap::IndexMap;
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use crate::literal::expression;
 use crate::types::{Direction, TypeGen, ident};
 
 /// A path relative to the calling crate, as an expression that works wherever the
@@ -36,7 +37,7 @@ pub fn expand(spec: &Spec, spec_rel: &str) -> TokenStream {
     let mut schemas = Vec::new();
     types.declared(spec);
 
-    for (name, tool) in &spec.tools {
+    for (index, (name, tool)) in spec.tools.iter().enumerate() {
         let camel = upper_camel_case(name);
         let args_name = format!("{camel}Args");
         let args = ident(&args_name);
@@ -50,8 +51,8 @@ pub fn expand(spec: &Spec, spec_rel: &str) -> TokenStream {
                     #[doc = #doc]
                     pub type #args = ::gatehouse::__private::serde_json::Map<::std::string::String, ::gatehouse::__private::serde_json::Value>;
                 });
-                let json = raw.to_string();
-                quote! { ::gatehouse::__private::ToolSchemas::raw(#name, || ::gatehouse::__private::raw_schema(#json)) }
+                let schema = expression(raw);
+                quote! { ::gatehouse::__private::ToolSchemas::raw(#name, || #schema) }
             }
             None => {
                 types.object(
@@ -83,7 +84,7 @@ pub fn expand(spec: &Spec, spec_rel: &str) -> TokenStream {
                         -> impl ::core::future::Future<Output = ::core::result::Result<#out, ::gatehouse::ToolError>> + ::core::marker::Send;
                 });
                 tool_arms.push(quote! {
-                    #name => ::std::boxed::Box::pin(async move {
+                    #index => ::std::boxed::Box::pin(async move {
                         let args: #args = ::gatehouse::__private::parse_args(args)?;
                         ::gatehouse::__private::structured(self.0.#method(ctx, args).await?)
                     }),
@@ -97,7 +98,7 @@ pub fn expand(spec: &Spec, spec_rel: &str) -> TokenStream {
                         -> impl ::core::future::Future<Output = ::core::result::Result<::gatehouse::ToolResult, ::gatehouse::ToolError>> + ::core::marker::Send;
                 });
                 tool_arms.push(quote! {
-                    #name => ::std::boxed::Box::pin(async move {
+                    #index => ::std::boxed::Box::pin(async move {
                         let args: #args = ::gatehouse::__private::parse_args(args)?;
                         self.0.#method(ctx, args).await
                     }),
@@ -109,7 +110,7 @@ pub fn expand(spec: &Spec, spec_rel: &str) -> TokenStream {
 
     let mut resource_arms = Vec::new();
     let mut files = Vec::new();
-    for (name, r) in &spec.resources {
+    for (index, (name, r)) in spec.resources.iter().enumerate() {
         if r.handler {
             let method = ident(&resource_method(name));
             let uri = &r.uri;
@@ -120,10 +121,7 @@ pub fn expand(spec: &Spec, spec_rel: &str) -> TokenStream {
                     -> impl ::core::future::Future<Output = ::core::result::Result<::std::vec::Vec<::gatehouse::ResourceContents>, ::gatehouse::ResourceError>> + ::core::marker::Send;
             });
             resource_arms.push(quote! {
-                #name => ::std::boxed::Box::pin(async move {
-                    let _ = params;
-                    self.0.#method(ctx, uri).await
-                }),
+                #index => ::std::boxed::Box::pin(self.0.#method(ctx, uri)),
             });
         }
         if let Some(file) = &r.file {
@@ -131,7 +129,8 @@ pub fn expand(spec: &Spec, spec_rel: &str) -> TokenStream {
             files.push(quote! { (#file, include_bytes!(#path) as &'static [u8]) });
         }
     }
-    for (name, t) in &spec.resource_templates {
+    let mut template_arms = Vec::new();
+    for (index, (name, t)) in spec.resource_templates.iter().enumerate() {
         let params_name = format!("{}Params", upper_camel_case(name));
         let vars = UriTemplate::parse(&t.uri_template)
             .map(|t| {
@@ -162,8 +161,8 @@ pub fn expand(spec: &Spec, spec_rel: &str) -> TokenStream {
             fn #method(&self, ctx: ::gatehouse::Context, uri: ::std::string::String, params: #params_ty)
                 -> impl ::core::future::Future<Output = ::core::result::Result<::std::vec::Vec<::gatehouse::ResourceContents>, ::gatehouse::ResourceError>> + ::core::marker::Send;
         });
-        resource_arms.push(quote! {
-            #name => ::std::boxed::Box::pin(async move {
+        template_arms.push(quote! {
+            #index => ::std::boxed::Box::pin(async move {
                 let params: #params_ty = ::gatehouse::__private::template_params(params)?;
                 self.0.#method(ctx, uri, params).await
             }),
@@ -183,7 +182,7 @@ pub fn expand(spec: &Spec, spec_rel: &str) -> TokenStream {
     }
 
     let mut prompt_arms = Vec::new();
-    for (name, p) in &spec.prompts {
+    for (index, (name, p)) in spec.prompts.iter().enumerate() {
         if !p.handler {
             continue;
         }
@@ -226,7 +225,7 @@ pub fn expand(spec: &Spec, spec_rel: &str) -> TokenStream {
                 -> impl ::core::future::Future<Output = ::core::result::Result<::gatehouse::__private::serde_json::Value, ::gatehouse::ToolError>> + ::core::marker::Send;
         });
         prompt_arms.push(quote! {
-            #name => ::std::boxed::Box::pin(async move {
+            #index => ::std::boxed::Box::pin(async move {
                 let args: #args_ty = ::gatehouse::__private::prompt_args(args)?;
                 ::gatehouse::__private::variables(self.0.#method(ctx, args).await?)
             }),
@@ -234,13 +233,15 @@ pub fn expand(spec: &Spec, spec_rel: &str) -> TokenStream {
     }
 
     let type_items = types.items;
+    let model = expression(spec);
     let server_name = &spec.server.name;
     let trait_doc = format!(" The `{server_name}` server's tools: implement one method per tool.");
     quote! {
         /// The spec this module was generated from, relative to the crate.
         pub const SPEC_PATH: &str = #spec_rel;
-        /// The spec, embedded (editing it rebuilds the crate).
-        pub const SPEC_YAML: &str = include_str!(#spec_file);
+        // Read so that editing the spec rebuilds the crate; the server itself
+        // is handed the checked model in `definition()`, never the YAML.
+        const _: &str = include_str!(#spec_file);
 
         #(#type_items)*
 
@@ -257,32 +258,42 @@ pub fn expand(spec: &Spec, spec_rel: &str) -> TokenStream {
             }
         }
 
-        /// The dispatch table: JSON-RPC calls into typed `Tools` methods.
+        /// The dispatch table: JSON-RPC calls into typed `Tools` methods, by the
+        /// position of the tool, resource, template or prompt in the spec.
         pub struct Dispatch<T>(pub T);
 
         impl<T: Tools> ::gatehouse::__private::Handlers for Dispatch<T> {
-            fn call_tool<'a>(&'a self, name: &str, ctx: ::gatehouse::Context, args: ::gatehouse::__private::serde_json::Value)
+            fn call_tool<'a>(&'a self, tool: usize, ctx: ::gatehouse::Context, args: ::gatehouse::__private::serde_json::Value)
                 -> ::gatehouse::__private::BoxFuture<'a, ::core::result::Result<::gatehouse::ToolResult, ::gatehouse::ToolError>> {
                 let _ = (&ctx, &args);
-                match name {
+                match tool {
                     #(#tool_arms)*
                     other => ::gatehouse::__private::unknown_tool(other),
                 }
             }
 
-            fn read_resource<'a>(&'a self, name: &str, ctx: ::gatehouse::Context, uri: ::std::string::String, params: ::std::vec::Vec<(::std::string::String, ::std::string::String)>)
+            fn read_resource<'a>(&'a self, resource: usize, ctx: ::gatehouse::Context, uri: ::std::string::String)
                 -> ::gatehouse::__private::BoxFuture<'a, ::core::result::Result<::std::vec::Vec<::gatehouse::ResourceContents>, ::gatehouse::ResourceError>> {
-                let _ = (&ctx, &uri, &params);
-                match name {
+                let _ = (&ctx, &uri);
+                match resource {
                     #(#resource_arms)*
                     other => ::gatehouse::__private::unknown_resource(other),
                 }
             }
 
-            fn prompt_variables<'a>(&'a self, name: &str, ctx: ::gatehouse::Context, args: ::gatehouse::__private::serde_json::Map<::std::string::String, ::gatehouse::__private::serde_json::Value>)
+            fn read_template<'a>(&'a self, template: usize, ctx: ::gatehouse::Context, uri: ::std::string::String, params: ::std::vec::Vec<(::std::string::String, ::std::string::String)>)
+                -> ::gatehouse::__private::BoxFuture<'a, ::core::result::Result<::std::vec::Vec<::gatehouse::ResourceContents>, ::gatehouse::ResourceError>> {
+                let _ = (&ctx, &uri, &params);
+                match template {
+                    #(#template_arms)*
+                    other => ::gatehouse::__private::unknown_resource(other),
+                }
+            }
+
+            fn prompt_variables<'a>(&'a self, prompt: usize, ctx: ::gatehouse::Context, args: ::gatehouse::__private::serde_json::Map<::std::string::String, ::gatehouse::__private::serde_json::Value>)
                 -> ::gatehouse::__private::BoxFuture<'a, ::core::result::Result<::gatehouse::__private::serde_json::Map<::std::string::String, ::gatehouse::__private::serde_json::Value>, ::gatehouse::ToolError>> {
                 let _ = (&ctx, &args);
-                match name {
+                match prompt {
                     #(#prompt_arms)*
                     other => ::gatehouse::__private::unknown_prompt(other),
                 }
@@ -294,11 +305,13 @@ pub fn expand(spec: &Spec, spec_rel: &str) -> TokenStream {
             }
         }
 
-        /// What the runtime needs to know about this server.
+        /// What the runtime needs to know about this server: the checked spec
+        /// as values, each tool's schemas (in spec order, as dispatched) and the
+        /// embedded files.
         pub fn definition() -> ::gatehouse::__private::ServerDefinition {
             ::gatehouse::__private::ServerDefinition {
                 spec_name: SPEC_PATH,
-                spec_yaml: SPEC_YAML,
+                spec: #model,
                 tools: ::std::vec![ #(#schemas),* ],
                 files: ::std::vec![ #(#files),* ],
             }
@@ -326,7 +339,7 @@ mod tests {
 
     /// The expansion of a generated server's spec, pretty-printed and checked in as
     /// `generated/<server>/expanded.rs`, so every change to code generation is
-    /// reviewed as a diff. Regenerate with `EXPECTORATE=overwrite cargo test -p gatehouse-macros`.
+    /// reviewed as a diff. Regenerate with `EXPECTORATE=overwrite cargo test -p gatehouse-codegen`.
     fn assert_expansion_fresh(spec_rel: &str, server: &str) {
         let server_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("..")
@@ -336,7 +349,7 @@ mod tests {
         let tokens = super::expand(&spec, spec_rel);
         let file: syn::File = syn::parse2(tokens).expect("the expansion parses as a file");
         let text = format!(
-            "// @generated by gatehouse-macros from {spec_rel}: what `gatehouse::spec!` expands to.\n// Do not edit; regenerate with `EXPECTORATE=overwrite cargo test -p gatehouse-macros`.\n\n{}",
+            "// @generated by gatehouse-codegen from {spec_rel}: what `gatehouse::spec!` expands to.\n// Do not edit; regenerate with `EXPECTORATE=overwrite cargo test -p gatehouse-codegen`.\n\n{}",
             prettyplease::unparse(&file)
         );
         expectorate::assert_contents(server_dir.join("expanded.rs"), &text);

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use proc_macro::TokenStream;
 use syn::{LitStr, parse_macro_input};
 
-use gatehouse_codegen::{migrations, server};
+use gatehouse_codegen::migrations;
 
 /// Generate a server's typed module from its YAML spec.
 ///
@@ -28,7 +28,7 @@ pub fn spec(input: TokenStream) -> TokenStream {
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
     let abs = PathBuf::from(dir).join(&rel);
     match gatehouse_specs::load_file(&abs, &rel) {
-        Ok((spec, _)) => server::expand(&spec, &rel).into(),
+        Ok((spec, _)) => gatehouse_codegen::expand(&spec, &rel).into(),
         Err(errors) => syn::Error::new(lit.span(), format!("invalid gatehouse spec:\n{errors}"))
             .to_compile_error()
             .into(),

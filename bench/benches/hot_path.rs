@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use gatehouse::oauth::keys::{AccessClaims, Keys};
-use gatehouse::oauth::secrets;
+use gatehouse::testing::keys::{AccessClaims, Keys};
+use gatehouse::testing::secrets;
 use gatehouse::{Config, Store};
 use salvo::prelude::*;
 use salvo::test::{ResponseExt, TestClient};
@@ -35,7 +35,7 @@ fn jwt(c: &mut Criterion) {
     let rt = runtime();
     let (_dir, store) = rt.block_on(scratch_store());
     let keys = rt.block_on(async {
-        gatehouse::oauth::keys::rotate(&store, None)
+        gatehouse::testing::keys::rotate(&store, None)
             .await
             .expect("a key");
         Keys::load(store.clone(), Duration::from_secs(3600), None)
@@ -72,14 +72,14 @@ fn jsonrpc(c: &mut Criterion) {
     c.bench_function("jsonrpc/parse_tools_call", |b| {
         b.iter(|| {
             let v: Value = serde_json::from_slice(body.as_bytes()).expect("JSON");
-            gatehouse::mcp::jsonrpc::parse_message(v).expect("a message")
+            gatehouse::testing::jsonrpc::parse_message(v).expect("a message")
         })
     });
     // As a tools/call answer is written: the tool's result straight to text.
     let result = gatehouse::ToolResult::text("hello, gatehouse");
-    let id = gatehouse::mcp::jsonrpc::RequestId::Number(7);
+    let id = gatehouse::testing::jsonrpc::RequestId::Number(7);
     c.bench_function("jsonrpc/write_result", |b| {
-        b.iter(|| gatehouse::mcp::jsonrpc::result_message(&id, &result))
+        b.iter(|| gatehouse::testing::jsonrpc::result_message(&id, &result))
     });
 }
 
@@ -102,7 +102,7 @@ fn dispatch(c: &mut Criterion) {
         let app = bench_server::app(store.clone()).await.expect("the app");
         let config = Config::for_listen("127.0.0.1:5800".parse().unwrap(), "unused");
         let mut server = app.start(&config, store.clone()).await.expect("it starts");
-        let user = gatehouse::oauth::accounts::create_local_user(&store, "bench@example.com", "correct horse battery")
+        let user = gatehouse::testing::accounts::create_local_user(&store, "bench@example.com", "correct horse battery")
             .await
             .expect("a user");
         let oauth = server.oauth().expect("OAuth is on").clone();

@@ -12,16 +12,16 @@
 //! ```
 
 mod app;
-pub mod audit;
+mod audit;
 mod cli;
 mod config;
-pub mod http;
+mod http;
 mod logging;
-pub mod mcp;
-pub mod oauth;
+mod mcp;
+mod oauth;
 mod principal;
-pub mod resource;
-pub mod store;
+mod resource;
+mod store;
 
 pub use app::{App, Running, Server, StartError, bind_listener, run, run_with};
 pub use config::{Config, ConfigError, Env};
@@ -35,7 +35,31 @@ pub use mcp::{
     Sampling, SamplingMessage, SamplingResult, Settings, ToolError,
 };
 pub use principal::Principal;
-pub use store::{AppMigration, AppMigrations, AppStore, Backend, Store, StoreError};
+pub use store::{AppMigration, AppMigrations, AppStore, Arg, Backend, Query, Store, StoreError};
+
+/// Tunables beyond the environment ([`Config`]): limits, lifetimes and
+/// timeouts with production defaults, changed in code through
+/// [`run_with`] or [`Config::settings`].
+pub mod settings {
+    pub use crate::http::client_addr::TrustedProxies;
+    pub use crate::http::connections::ConnectionLimits;
+    pub use crate::mcp::Settings;
+    pub use crate::oauth::OAuthSettings;
+    pub use crate::oauth::client_documents::DocumentSettings;
+    pub use crate::oauth::guards::AbuseLimits;
+    pub use crate::oauth::upstream::UpstreamSettings;
+}
+
+/// Internals for black-box tests and benchmarks (feature `testing`): create
+/// accounts, rotate keys, read store rows, frame JSON-RPC. Not for servers.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::mcp::jsonrpc;
+    pub use crate::oauth::guards::Guards;
+    pub use crate::oauth::{accounts, keys, secrets};
+    pub use crate::store::{ClientRow, SessionRow, StreamState, now_ms};
+}
 
 /// The process's allocator (feature `mimalloc`, on by default): see
 /// docs/performance.md for what it saves on every request.

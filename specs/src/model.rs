@@ -189,6 +189,7 @@ pub enum ClientSelection {
     Only(Vec<String>),
 }
 
+#[cfg(feature = "load")]
 impl ClientSelection {
     /// The selected profiles' names, in the data file's order.
     pub fn names(&self) -> Vec<String> {

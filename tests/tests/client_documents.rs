@@ -86,7 +86,7 @@ backend_tests! {
 
         // An operator's revocation holds at once, cached document or not,
         // and a refetch does not undo it.
-        assert!(server.store.revoke_client(&id, gatehouse::store::now_ms()).await.unwrap());
+        assert!(server.store.revoke_client(&id, gatehouse::testing::now_ms()).await.unwrap());
         let (status, html) = authorize(&flow, &id).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
         assert!(html.contains("revoked"), "{html}");

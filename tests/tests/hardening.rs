@@ -124,8 +124,8 @@ gatehouse_tests::backend_tests! {
 }
 
 use gatehouse::Settings;
-use gatehouse::oauth::OAuthSettings;
-use gatehouse::oauth::guards::AbuseLimits;
+use gatehouse::settings::AbuseLimits;
+use gatehouse::settings::OAuthSettings;
 use gatehouse_tests::oauth::{Flow, PASSWORD, Page, Pkce};
 use gatehouse_tests::{TestServer, gated};
 use reqwest::StatusCode;
@@ -147,7 +147,7 @@ fn limits(change: impl FnOnce(&mut AbuseLimits)) -> Settings {
 async fn gated_with(db: &TestDb, settings: Settings) -> TestServer {
     let server = TestServer::start_with(db, gated::app(), settings).await;
     for who in ["ada@example.com", "bob@example.com"] {
-        gatehouse::oauth::accounts::create_local_user(&server.store, who, PASSWORD)
+        gatehouse::testing::accounts::create_local_user(&server.store, who, PASSWORD)
             .await
             .unwrap();
     }
@@ -296,11 +296,11 @@ gatehouse_tests::backend_tests! {
     // Behind a trusted proxy, limits apply per forwarded client address.
     async fn limits_follow_trusted_proxies(db) {
         let store = gatehouse::Store::connect(db.url()).await.unwrap();
-        gatehouse::oauth::accounts::create_local_user(&store, "ada@example.com", PASSWORD).await.unwrap();
+        gatehouse::testing::accounts::create_local_user(&store, "ada@example.com", PASSWORD).await.unwrap();
         let mut config = gatehouse::Config::for_listen("127.0.0.1:0".parse().unwrap(), "unused");
         config.settings = limits(|l| { l.sign_ins_per_minute = 2; l.free_failures = 100; l.failures_per_request = 100; });
         config.env.set("GATED_BACKEND_SECRET", gated::BACKEND_SECRET);
-        config.trusted_proxies = gatehouse::http::client_addr::TrustedProxies::parse("127.0.0.1/32").unwrap();
+        config.trusted_proxies = gatehouse::settings::TrustedProxies::parse("127.0.0.1/32").unwrap();
         let server = TestServer::start_config(store, gated::app(), config, |_| {}).await;
         let flow = server.oauth();
         let page = sign_in_page(&flow, Some("203.0.113.1")).await;
@@ -633,12 +633,12 @@ gatehouse_tests::backend_tests! {
             use sqlx::Connection;
             let mut other = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
             sqlx::query("BEGIN IMMEDIATE").execute(&mut other).await.unwrap();
-            let e = gatehouse::oauth::accounts::create_local_user(&store, "ada@example.com", PASSWORD).await.unwrap_err();
+            let e = gatehouse::testing::accounts::create_local_user(&store, "ada@example.com", PASSWORD).await.unwrap_err();
             assert!(e.to_string().contains("locked") || e.to_string().contains("did not answer"), "{e}");
             sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
         }
         // Afterwards the same store works.
-        gatehouse::oauth::accounts::create_local_user(&store, "bob@example.com", PASSWORD).await.unwrap();
+        gatehouse::testing::accounts::create_local_user(&store, "bob@example.com", PASSWORD).await.unwrap();
         store.close().await;
     }
 }
@@ -665,9 +665,7 @@ async fn read_until_closed(conn: &mut tokio::net::TcpStream, within: Duration) -
     }
 }
 
-fn connection_limits(
-    change: impl FnOnce(&mut gatehouse::http::connections::ConnectionLimits),
-) -> Settings {
+fn connection_limits(change: impl FnOnce(&mut gatehouse::settings::ConnectionLimits)) -> Settings {
     let mut settings = Settings::default();
     change(&mut settings.connections);
     settings
@@ -976,7 +974,7 @@ gatehouse_tests::backend_tests! {
         assert_eq!(revoked.status(), StatusCode::OK);
         let out = flow.post_form("/oauth/sign-out", &[], Some(&session)).await;
         assert_eq!(out.status, StatusCode::OK, "{}", out.html);
-        gatehouse::oauth::keys::rotate(&server.store, None).await.unwrap();
+        gatehouse::testing::keys::rotate(&server.store, None).await.unwrap();
 
         let events = server.store.audit_events(None, 0, 1000).await.unwrap();
         let seen: Vec<(String, String)> = events.iter().map(|e| (e.event.clone(), e.outcome.clone())).collect();

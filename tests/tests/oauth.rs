@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use gatehouse::Settings;
-use gatehouse::oauth::OAuthSettings;
+use gatehouse::settings::OAuthSettings;
 use gatehouse_tests::client::{Reply, initialize_params, read_reply};
 use gatehouse_tests::oauth::{CLAUDE_REDIRECT, PASSWORD, Pkce, REDIRECT, params};
 use gatehouse_tests::{Session, TestServer, backend_tests, gated};
@@ -90,10 +90,10 @@ fn quick_oauth() -> Settings {
 
 async fn gated_server(db: &gatehouse_tests::TestDb) -> TestServer {
     let server = TestServer::start_with(db, gated::app(), Settings::default()).await;
-    gatehouse::oauth::accounts::create_local_user(&server.store, "ada@example.com", PASSWORD)
+    gatehouse::testing::accounts::create_local_user(&server.store, "ada@example.com", PASSWORD)
         .await
         .unwrap();
-    gatehouse::oauth::accounts::create_local_user(&server.store, "bob@example.com", PASSWORD)
+    gatehouse::testing::accounts::create_local_user(&server.store, "bob@example.com", PASSWORD)
         .await
         .unwrap();
     server
@@ -372,7 +372,7 @@ backend_tests! {
     async fn token_endpoint_errors(db) {
         let settings = quick_oauth();
         let server = TestServer::start_with(&db, gated::app(), settings).await;
-        gatehouse::oauth::accounts::create_local_user(&server.store, "ada@example.com", PASSWORD).await.unwrap();
+        gatehouse::testing::accounts::create_local_user(&server.store, "ada@example.com", PASSWORD).await.unwrap();
         let flow = server.oauth();
         let client = preregistered("trusted-app", "http://127.0.0.1:7777/callback");
         let code_for = |pkce: Pkce| { let flow = flow.clone(); let client = client.clone(); async move {
@@ -450,7 +450,7 @@ backend_tests! {
     // the same new pair; reuse after it revokes the whole family.
     async fn refresh_rotation_and_reuse(db) {
         let server = TestServer::start_with(&db, gated::app(), quick_oauth()).await;
-        gatehouse::oauth::accounts::create_local_user(&server.store, "ada@example.com", PASSWORD).await.unwrap();
+        gatehouse::testing::accounts::create_local_user(&server.store, "ada@example.com", PASSWORD).await.unwrap();
         let flow = server.oauth();
         let client = preregistered("trusted-app", "http://127.0.0.1:7777/callback");
         let pkce = Pkce::new();
@@ -672,7 +672,7 @@ backend_tests! {
     // the authorization endpoint answers none.
     async fn https_cookies_and_cors(db) {
         let server = TestServer::start_public(&db, gated::app(), "https://gated.test").await;
-        gatehouse::oauth::accounts::create_local_user(&server.store, "ada@example.com", PASSWORD).await.unwrap();
+        gatehouse::testing::accounts::create_local_user(&server.store, "ada@example.com", PASSWORD).await.unwrap();
         let mut flow = server.oauth();
         flow.resource = "https://gated.test/mcp".into();
         let (_, meta) = flow.get_json("/.well-known/oauth-authorization-server").await;
@@ -722,7 +722,7 @@ backend_tests! {
         assert_eq!(init_with(&server, Some(&ada)).await.status, StatusCode::UNAUTHORIZED);
         let bob = token("bob@example.com").await;
         let old_kid = jwt_part(&bob, 0)["kid"].clone();
-        let new_kid = gatehouse::oauth::keys::rotate(&server.store, None).await.unwrap();
+        let new_kid = gatehouse::testing::keys::rotate(&server.store, None).await.unwrap();
         assert_ne!(json!(new_kid), old_kid);
         assert_eq!(init_with(&server, Some(&bob)).await.status, StatusCode::OK, "tokens of a retired key stay valid");
         server.store.revoke_client("trusted-app", 0).await.unwrap();

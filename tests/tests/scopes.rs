@@ -84,7 +84,7 @@ backend_tests! {
     // opts out (the gated server: `default_scopes: [notes:read]`).
     async fn default_scopes_apply(db) {
         let server = TestServer::start(&db, gatehouse_tests::gated::app()).await;
-        gatehouse::oauth::accounts::create_local_user(&server.store, "ada@example.com", PASSWORD).await.unwrap();
+        gatehouse::testing::accounts::create_local_user(&server.store, "ada@example.com", PASSWORD).await.unwrap();
         let flow = server.oauth();
         let client = flow.register_public("http://127.0.0.1:4000/cb").await;
         let pkce = Pkce::new();

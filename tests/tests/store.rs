@@ -1,7 +1,7 @@
 //! The store API, one suite against every backend.
 
 use gatehouse::Store;
-use gatehouse::store::{SessionRow, StreamState, now_ms};
+use gatehouse::testing::{SessionRow, StreamState, now_ms};
 use gatehouse_tests::backend_tests;
 
 fn session(id: &str, now: i64, ttl: i64) -> SessionRow {
@@ -110,7 +110,7 @@ backend_tests! {
     // expire; pre-registered clients do not; server secrets are created once.
     async fn oauth_clients_expire_and_secrets_persist(db) {
         let store = Store::connect(db.url()).await.unwrap();
-        let client = |id: &str, registered: i64, last_used: Option<i64>| gatehouse::store::ClientRow {
+        let client = |id: &str, registered: i64, last_used: Option<i64>| gatehouse::testing::ClientRow {
             id: id.into(), secret_hash: None, name: id.into(), redirect_uris: "[]".into(),
             grant_types: r#"["authorization_code"]"#.into(), scope: None, token_endpoint_auth_method: "none".into(),
             metadata_hash: None, registered, auto_approve: 0, created_at: 1_000, last_used_at: last_used, revoked_at: None,

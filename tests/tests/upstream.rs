@@ -10,8 +10,8 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gatehouse::Settings;
-use gatehouse::oauth::OAuthSettings;
-use gatehouse::oauth::upstream::UpstreamSettings;
+use gatehouse::settings::OAuthSettings;
+use gatehouse::settings::UpstreamSettings;
 use gatehouse_tests::browser::{Browser, Walk};
 use gatehouse_tests::idp::Idp;
 use gatehouse_tests::oauth::{Flow, PASSWORD, Page, Pkce, REDIRECT, Registered, params};
@@ -174,8 +174,8 @@ fn sub_of(access_token: &str) -> String {
 }
 
 /// Password checks outside a server (the default limits).
-fn guards() -> gatehouse::oauth::guards::Guards {
-    gatehouse::oauth::guards::Guards::new(Default::default())
+fn guards() -> gatehouse::testing::Guards {
+    gatehouse::testing::Guards::new(Default::default())
 }
 
 /// Run one statement against the test's store (to play a forged or
@@ -300,7 +300,7 @@ backend_tests! {
     // email, is linked to their existing user.
     async fn unverified_email_never_links(db) {
         let f = fixture(&db).await;
-        let alice = gatehouse::oauth::accounts::create_local_user(&f.server.store, "alice@example.com", PASSWORD).await.unwrap();
+        let alice = gatehouse::testing::accounts::create_local_user(&f.server.store, "alice@example.com", PASSWORD).await.unwrap();
 
         let mallory = f.connect("sso", "mallory").await;
         let mallory_user = f.whoami(&mallory).await;
@@ -313,7 +313,7 @@ backend_tests! {
         let real = f.connect("sso", "alice").await;
         assert_eq!(f.whoami(&real).await, alice, "linked by verified email");
         assert!(
-            gatehouse::oauth::accounts::sign_in(&f.server.store, &guards(), "alice@example.com", PASSWORD).await.unwrap().is_some(),
+            gatehouse::testing::accounts::sign_in(&f.server.store, &guards(), "alice@example.com", PASSWORD).await.unwrap().is_some(),
             "an account the operator made keeps its password"
         );
         assert_eq!(f.users().await, 2);
@@ -326,12 +326,12 @@ backend_tests! {
         let f = fixture(&db).await;
         let (_, local) = f.flow.sign_up("carol@example.com", None).await;
         let local_user = sub_of(local["access_token"].as_str().unwrap());
-        assert!(gatehouse::oauth::accounts::sign_in(&f.server.store, &guards(), "carol@example.com", PASSWORD).await.unwrap().is_some());
+        assert!(gatehouse::testing::accounts::sign_in(&f.server.store, &guards(), "carol@example.com", PASSWORD).await.unwrap().is_some());
 
         let tokens = f.connect("sso", "carol").await;
         assert_eq!(f.whoami(&tokens).await, local_user, "the same user");
         assert!(
-            gatehouse::oauth::accounts::sign_in(&f.server.store, &guards(), "carol@example.com", PASSWORD).await.unwrap().is_none(),
+            gatehouse::testing::accounts::sign_in(&f.server.store, &guards(), "carol@example.com", PASSWORD).await.unwrap().is_none(),
             "the unverified password no longer works"
         );
         // On the page too.
@@ -559,7 +559,7 @@ backend_tests! {
     // /user/emails (U-11, U-13).
     async fn github_accounts(db) {
         let f = fixture(&db).await;
-        let alice = gatehouse::oauth::accounts::create_local_user(&f.server.store, "alice@example.com", PASSWORD).await.unwrap();
+        let alice = gatehouse::testing::accounts::create_local_user(&f.server.store, "alice@example.com", PASSWORD).await.unwrap();
         let issuer = f.idp.url("github");
 
         let tokens = f.connect("github", "alice").await;
@@ -703,7 +703,7 @@ backend_tests! {
         // Alice, signing in at the provider, is Ada's user now.
         let server = TestServer::start_env(&db, federated::app(), Settings::default(), &env).await;
         let f = Fixture { flow: server.oauth(), server, idp };
-        let ada = gatehouse::oauth::accounts::sign_in(&f.server.store, &guards(), "ada@example.com", PASSWORD).await.unwrap().unwrap().id;
+        let ada = gatehouse::testing::accounts::sign_in(&f.server.store, &guards(), "ada@example.com", PASSWORD).await.unwrap().unwrap().id;
         let tokens = f.connect("sso", "alice").await;
         assert_eq!(f.whoami(&tokens).await, ada);
         let (_, users, _) = run(&["users", "list"], &env);

@@ -147,10 +147,6 @@ impl Egress {
         }
     }
 
-    pub fn limits(&self) -> &EgressLimits {
-        &self.limits
-    }
-
     /// `GET url` with `headers`.
     pub async fn get(
         &self,

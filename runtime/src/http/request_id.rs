@@ -1,16 +1,13 @@
 //! A request id for every HTTP request: taken from `X-Request-Id` when the caller
 //! sent a sane one, otherwise generated; echoed in the response and carried by the
-//! `request` tracing span that wraps everything the request does.
+//! `request` tracing span that wraps everything the request does (handlers
+//! read it from there, not from the depot: nothing is stored per request).
 
 use salvo::http::header::HeaderValue;
 use salvo::prelude::*;
 use tracing::Instrument;
 
 pub const HEADER: &str = "x-request-id";
-
-/// The id, available to later handlers through the depot.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
 
 pub struct RequestIds;
 
@@ -66,7 +63,6 @@ impl Handler for RequestIds {
             method = req.method().as_str(),
             path = req.uri().path()
         );
-        depot.insert_typed(RequestId(id));
         ctrl.call_next(req, depot, res).instrument(span).await;
     }
 }

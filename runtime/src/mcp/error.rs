@@ -10,9 +10,6 @@ use crate::store::StoreError;
 /// A JSON-RPC error answered to a request (MCP-REQUIREMENTS 3.4).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum McpError {
-    /// -32700: the body is not JSON.
-    #[error("Parse error: {0}")]
-    Parse(String),
     /// -32600: JSON, but not a valid JSON-RPC message.
     #[error("Invalid Request: {0}")]
     InvalidRequest(String),
@@ -22,9 +19,6 @@ pub enum McpError {
     /// -32602: bad params (unknown tool or prompt, missing argument, bad cursor…).
     #[error("Invalid params: {0}")]
     InvalidParams(String),
-    /// -32602 with the supported versions in `data` (L-6).
-    #[error("Unsupported protocol version")]
-    UnsupportedVersion { requested: String },
     /// -32002: `resources/read` of a URI this server does not have.
     #[error("Resource not found")]
     ResourceNotFound { uri: String },
@@ -40,10 +34,9 @@ pub enum McpError {
 impl McpError {
     pub fn code(&self) -> i64 {
         match self {
-            McpError::Parse(_) => -32700,
             McpError::InvalidRequest(_) => -32600,
             McpError::MethodNotFound(_) => -32601,
-            McpError::InvalidParams(_) | McpError::UnsupportedVersion { .. } => -32602,
+            McpError::InvalidParams(_) => -32602,
             McpError::ResourceNotFound { .. } => -32002,
             McpError::Internal(_) | McpError::Unavailable(_) => -32603,
         }
@@ -52,15 +45,8 @@ impl McpError {
     /// The `error` member of a response.
     pub fn to_object(&self) -> Value {
         let mut obj = json!({ "code": self.code(), "message": self.to_string() });
-        match self {
-            McpError::UnsupportedVersion { requested } => {
-                obj["data"] = json!({
-                    "supported": super::version::ProtocolVersion::SUPPORTED.map(|v| v.as_str()),
-                    "requested": requested,
-                });
-            }
-            McpError::ResourceNotFound { uri } => obj["data"] = json!({ "uri": uri }),
-            _ => {}
+        if let McpError::ResourceNotFound { uri } = self {
+            obj["data"] = json!({ "uri": uri });
         }
         obj
     }
@@ -114,9 +100,6 @@ pub enum TransportError {
     /// -32700 for a body that is not JSON.
     #[error("Parse error: {0}")]
     Parse(String),
-    /// -32600 for a message that is not JSON-RPC, in a POST without requests.
-    #[error("Invalid Request: {0}")]
-    InvalidMessage(String),
     #[error("Bad Request: `initialize` must be sent alone, not in a batch")]
     InitializeInBatch,
     /// A batch of more messages than the server takes at once (issue 12).
@@ -155,7 +138,6 @@ impl TransportError {
             | BatchNotSupported(_)
             | EmptyBatch
             | Parse(_)
-            | InvalidMessage(_)
             | InitializeInBatch
             | BatchTooLarge(_)
             | BadLastEventId(_) => StatusCode::BAD_REQUEST,
@@ -171,8 +153,7 @@ impl TransportError {
         use TransportError::*;
         match self {
             Parse(_) => -32700,
-            BatchNotSupported(_) | EmptyBatch | InvalidMessage(_) | InitializeInBatch
-            | BatchTooLarge(_) => -32600,
+            BatchNotSupported(_) | EmptyBatch | InitializeInBatch | BatchTooLarge(_) => -32600,
             SessionNotFound => -32001,
             Unavailable(_) => -32603,
             _ => -32000,

@@ -270,7 +270,7 @@ mod tests {
 
     #[test]
     fn error_ids_follow_the_version() {
-        let e = McpError::Parse("x".into());
+        let e = McpError::InvalidRequest("x".into());
         assert_eq!(
             error_response(None, &e, ProtocolVersion::V2025_06_18)["id"],
             Value::Null

@@ -30,12 +30,12 @@ pub use context::{
     ClientRequestError, CompletionRef, CompletionRequest, Context, ResourceError, ToolError,
 };
 pub use core::Settings;
-pub use definition::{BoxFuture, Handlers, ServerDefinition, ToolSchemas, schema_for};
-pub use error::{McpError, TransportError};
+pub use definition::{BoxFuture, Handlers, ServerDefinition, ToolSchemas};
+pub use error::TransportError;
 pub use input::{
     ElicitAction, ElicitResult, Elicitation, InputRequest, ListRoots, Root, Roots, Sampling,
     SamplingMessage, SamplingResult,
 };
 pub use logging::LogLevel;
-pub use transport::{McpEndpoint, SESSION_HEADER, VERSION_HEADER};
+pub use transport::McpEndpoint;
 pub use version::ProtocolVersion;

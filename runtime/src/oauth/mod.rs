@@ -35,7 +35,7 @@ use gatehouse_specs::Spec;
 use gatehouse_specs::redirect::RedirectPattern;
 use indexmap::IndexMap;
 
-pub use self::keys::{AccessClaims, Keys, TokenError};
+pub use self::keys::Keys;
 pub use self::routes::router;
 use crate::config::Config;
 use crate::store::{ClientRow, Store, StoreError, now_ms};

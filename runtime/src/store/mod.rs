@@ -39,11 +39,11 @@ use sqlx::{PgPool, SqlitePool};
 pub use self::app_tables::{AppMigration, AppMigrations, AppStore, Arg, Query};
 pub use self::audit::AuditRow;
 pub use self::oauth::{
-    AccessStatus, BrowserSession, ClientRow, CodeRow, CodeUse, ConsentRow, FamilyRow, KeyRow,
-    PendingRow, RefreshRow, Rotation, UserRow,
+    AccessStatus, BrowserSession, ClientRow, CodeRow, CodeUse, FamilyRow, KeyRow, PendingRow,
+    RefreshRow, Rotation, UserRow,
 };
 pub use self::postgres::NOTIFY_CHANNEL;
-pub use self::upstream::{IdentityRow, TransactionRow, UpstreamProfile, UpstreamTokenRow};
+pub use self::upstream::{TransactionRow, UpstreamProfile, UpstreamTokenRow};
 
 /// A store error: the database failed or could not be reached. Maps to HTTP 503 at
 /// the transport (the request may succeed when retried) and is logged with detail.

@@ -105,8 +105,11 @@ fn dispatch(c: &mut Criterion) {
         let user = gatehouse::testing::accounts::create_local_user(&store, "bench@example.com", "correct horse battery")
             .await
             .expect("a user");
-        let oauth = server.oauth().expect("OAuth is on").clone();
-        let tokens = oauth.issue_for_operator(&user, None).await.expect("a token");
+        let tokens = server
+            .issue_for_operator(&user, None)
+            .await
+            .expect("OAuth is on")
+            .expect("a token");
         let token = tokens["access_token"].as_str().expect("an access token").to_string();
         let service = Service::new(server.take_router());
         let init = json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {

@@ -34,24 +34,33 @@ pub struct App {
     auth: Option<gatehouse_specs::Auth>,
 }
 
+/// Why a server did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The authorization server could not be set up (keys, clients, providers).
     #[error(transparent)]
     OAuth(#[from] OAuthStartError),
+    /// `auth: none` on an address other than loopback (T-3).
     #[error(
         "this server has no sign-in (`auth: none`) and would listen on {0}, which is not a loopback address: anyone who reaches it could use it. Listen on 127.0.0.1, use `auth: oauth`, or set GATEHOUSE_ALLOW_UNAUTHENTICATED=1 if a proxy in front authenticates everyone"
     )]
     PublicWithoutAuth(SocketAddr),
+    /// The address could not be bound.
     #[error("cannot listen on {addr}: {error}")]
     Bind {
+        /// The address.
         addr: SocketAddr,
+        /// Why.
         error: std::io::Error,
     },
 }
 
 impl App {
+    /// An app from a generated definition and its dispatch table; generated
+    /// code calls this as `app(tools)`.
     pub fn new(definition: ServerDefinition, handlers: impl Handlers) -> App {
         App {
             definition,
@@ -229,9 +238,24 @@ pub struct Server {
     connections: ConnectionLimits,
 }
 
+#[cfg(feature = "testing")]
+impl Server {
+    /// Tokens for `user_id`, as the operator's `tokens issue` makes them;
+    /// `None` without OAuth. For benchmarks that call `/mcp` in process.
+    #[doc(hidden)]
+    pub async fn issue_for_operator(
+        &self,
+        user_id: &str,
+        scope: Option<&str>,
+    ) -> Option<Result<serde_json::Value, crate::oauth::error::OAuthError>> {
+        let oauth = self.oauth.as_ref()?;
+        Some(oauth.issue_for_operator(user_id, scope).await)
+    }
+}
+
 impl Server {
     /// The authorization server, when the spec uses OAuth.
-    pub fn oauth(&self) -> Option<&Arc<OAuth>> {
+    pub(crate) fn oauth(&self) -> Option<&Arc<OAuth>> {
         self.oauth.as_ref()
     }
 
@@ -317,6 +341,7 @@ pub struct Running {
 }
 
 impl Running {
+    /// The address it listens on (the real port when asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }

@@ -39,6 +39,8 @@ pub struct Config {
     /// upstream providers' issuers, ids and secrets): the process's, captured
     /// when the configuration is made; tests set their own.
     pub env: Env,
+    /// Limits, lifetimes and timeouts (defaults for production; see
+    /// [`crate::settings`]).
     pub settings: Settings,
 }
 
@@ -76,23 +78,32 @@ impl std::fmt::Debug for Env {
     }
 }
 
+/// A setting of the environment that cannot be used; the message names it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// `GATEHOUSE_LISTEN` is not a socket address.
     #[error("GATEHOUSE_LISTEN `{0}` is not an address like 127.0.0.1:8080")]
     Listen(String),
+    /// `GATEHOUSE_PUBLIC_URL` is not an absolute http(s) URL.
     #[error("GATEHOUSE_PUBLIC_URL `{0}` must be an absolute http(s) URL without query or fragment")]
     PublicUrl(String),
+    /// A duration variable is not a whole number of seconds.
     #[error("{0} `{1}` must be a whole number of seconds")]
     Seconds(&'static str, String),
+    /// `GATEHOUSE_SECRET_KEY` is too short.
     #[error("GATEHOUSE_SECRET_KEY must be at least 32 characters (e.g. `openssl rand -base64 32`)")]
     SecretKey,
+    /// `GATEHOUSE_TRUSTED_PROXIES` is not a list of networks.
     #[error("GATEHOUSE_TRUSTED_PROXIES: {0}")]
     TrustedProxies(String),
+    /// A count variable is not a whole number.
     #[error("{0} `{1}` must be a whole number")]
     Number(&'static str, String),
 }
 
+/// Where a server listens without `GATEHOUSE_LISTEN`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The database without `DATABASE_URL`: SQLite in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://gatehouse.db";
 
 impl Config {
@@ -123,6 +134,8 @@ impl Config {
         }
     }
 
+    /// The configuration from the process's environment (`GATEHOUSE_*`,
+    /// `DATABASE_URL`; README, Configuration).
     pub fn from_env() -> Result<Config, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }

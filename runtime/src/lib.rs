@@ -1,15 +1,71 @@
 //! gatehouse: spec-driven remote MCP servers.
 //!
-//! A YAML spec describes the server; [`spec!`] turns it into typed argument
-//! structs, a `Tools` trait with one async method per tool and a dispatch table;
-//! this crate serves the result over MCP Streamable HTTP with every session and
-//! stream event kept in a [`Store`] (SQLite or PostgreSQL).
+//! A YAML spec describes the server: its tools with typed inputs and
+//! outputs, prompts, resources, OAuth scopes and sign-in (docs/spec.md).
+//! [`spec!`] reads it at compile time and generates a module: one argument
+//! type per tool (and an output type where the spec declares one), a `Tools`
+//! trait with one async method per tool, and `app(tools)`. This crate serves
+//! the result: the MCP Streamable HTTP endpoint (both the session era and
+//! 2026-07-28), an OAuth 2.1 authorization server in front of it, and every
+//! piece of state in a [`Store`] (SQLite by default, PostgreSQL for
+//! replicas).
 //!
-//! ```ignore
+//! # A server
+//!
+//! ```no_run
+//! // The spec's `echo` tool takes `{ text: string }`.
 //! mod api {
-//!     gatehouse::spec!("specs/memory.yaml");
+//!     gatehouse::spec!("../specs/bench.yaml");
+//! }
+//!
+//! use gatehouse::{Context, ToolError, ToolResult};
+//!
+//! struct Echo;
+//!
+//! impl api::Tools for Echo {
+//!     async fn echo(&self, ctx: Context, args: api::EchoArgs) -> Result<ToolResult, ToolError> {
+//!         if args.text.is_empty() {
+//!             // The model reads this and can try again.
+//!             return Err(ToolError::failed("say something"));
+//!         }
+//!         Ok(ToolResult::text(format!("{} said: {}", ctx.user_id(), args.text)))
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> std::process::ExitCode {
+//!     // Reads GATEHOUSE_* and DATABASE_URL, serves, and takes the operator
+//!     // commands (`users add`, `tokens issue`, …; `--help`).
+//!     gatehouse::run(|_store| async { Ok(api::app(Echo)) }).await
 //! }
 //! ```
+//!
+//! A tool the spec declares and the `impl` lacks is a compile error naming
+//! it; a spec mistake is a compile error with its file, line and column.
+//! docs/new-server.md goes from an empty directory to a running server.
+//!
+//! # What a tool has
+//!
+//! - [`Context`]: who is calling ([`Context::user_id`], scopes), progress and
+//!   log messages, cancellation, questions to the client in the middle of a
+//!   call ([`Context::ask`] with an [`Elicitation`], [`Sampling`] or
+//!   [`ListRoots`]; the same code works in a session and in the 2026-07-28
+//!   era), tokens of the sign-in provider ([`Context::upstream_token`]).
+//! - [`ToolResult`] and [`Content`] for what it returns, or its generated
+//!   output type; [`ToolError`] for how it fails.
+//! - [`AppStore`] and [`migrations!`] for its own tables, on whichever
+//!   database the server runs, with the server's pool and deadline.
+//!
+//! # Running it
+//!
+//! [`run`] is a whole `main`. [`Config`] and [`App::start`] are the parts,
+//! for tests and for embedding; [`settings`] holds the limits and lifetimes
+//! beyond the environment.
+
+// Every item an author can reach is documented (issue 14; CI lints and
+// documents the crate without `testing`, whose re-exported internals are not
+// the author's API).
+#![cfg_attr(not(feature = "testing"), warn(missing_docs))]
 
 mod app;
 mod audit;
@@ -28,14 +84,19 @@ pub use config::{Config, ConfigError, Env};
 pub use gatehouse_macros::{migrations, spec};
 pub use gatehouse_specs::Auth;
 pub use logging::init_tracing;
+pub use mcp::jsonrpc::RequestId;
 pub use mcp::wire::{Annotations, Content, ResourceContents, Role, ToolResult};
 pub use mcp::{
     ClientRequestError, CompletionRef, CompletionRequest, Context, ElicitAction, ElicitResult,
     Elicitation, InputRequest, ListRoots, LogLevel, ProtocolVersion, ResourceError, Root, Roots,
     Sampling, SamplingMessage, SamplingResult, Settings, ToolError,
 };
+pub use oauth::OAuthStartError;
+pub use oauth::keys::KeysError;
 pub use principal::Principal;
-pub use store::{AppMigration, AppMigrations, AppStore, Arg, Backend, Query, Store, StoreError};
+pub use store::{
+    AppMigration, AppMigrations, AppStore, Arg, Backend, Query, Store, StoreError, StoreResult,
+};
 
 /// Tunables beyond the environment ([`Config`]): limits, lifetimes and
 /// timeouts with production defaults, changed in code through
@@ -43,6 +104,7 @@ pub use store::{AppMigration, AppMigrations, AppStore, Arg, Backend, Query, Stor
 pub mod settings {
     pub use crate::http::client_addr::TrustedProxies;
     pub use crate::http::connections::ConnectionLimits;
+    pub use crate::http::egress::EgressLimits;
     pub use crate::mcp::Settings;
     pub use crate::oauth::OAuthSettings;
     pub use crate::oauth::client_documents::DocumentSettings;

@@ -21,6 +21,7 @@ impl Principal {
     /// The single user of a server without sign-in.
     pub const LOCAL_USER: &'static str = "local";
 
+    /// The caller of a server without sign-in: the local user, every scope.
     pub fn local() -> Principal {
         Principal {
             user_id: Self::LOCAL_USER.to_string(),

@@ -38,11 +38,13 @@ impl TrustedProxies {
         Ok(TrustedProxies(Arc::new(nets)))
     }
 
+    /// Whether `ip` is one of the trusted proxies.
     pub fn contains(&self, ip: &IpAddr) -> bool {
         let ip = canonical(*ip);
         self.0.iter().any(|n| n.contains(&ip))
     }
 
+    /// Whether no proxy is trusted (the TCP peer is the client).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -16,6 +16,7 @@ use url::Url;
 /// Limits of outbound calls.
 #[derive(Debug, Clone)]
 pub struct EgressLimits {
+    /// Connecting (TCP and TLS).
     pub connect_timeout: Duration,
     /// The whole call, from connecting to the last byte of the answer.
     pub timeout: Duration,

@@ -43,10 +43,22 @@ pub enum ToolError {
 }
 
 impl ToolError {
+    /// A failure the model reads and may act on: the call's result has
+    /// `isError: true` and this text.
     pub fn failed(message: impl Into<String>) -> ToolError {
         ToolError::Failed(message.into())
     }
 
+    /// A failure of the server's own: logged with its cause, and the model
+    /// reads only that the tool failed. Any `std::error::Error` converts,
+    /// so `?` works on the errors of the libraries a tool calls:
+    ///
+    /// ```
+    /// fn parse_limit(text: &str) -> Result<u32, gatehouse::ToolError> {
+    ///     text.parse::<u32>().map_err(gatehouse::ToolError::internal)
+    /// }
+    /// assert!(parse_limit("ten").is_err());
+    /// ```
     pub fn internal(error: impl Into<anyhow::Error>) -> ToolError {
         ToolError::Internal(error.into())
     }
@@ -117,13 +129,22 @@ fn malformed<R: InputRequest>(e: &serde_json::Error) -> ClientRequestError {
 /// What `completion/complete` asks about.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CompletionRef {
-    Prompt { name: String },
-    Resource { uri: String },
+    /// An argument of a prompt.
+    Prompt {
+        /// The prompt's name.
+        name: String,
+    },
+    /// A variable of a resource template.
+    Resource {
+        /// The template (or a resource's URI).
+        uri: String,
+    },
 }
 
 /// A `completion/complete` request.
 #[derive(Debug, Clone)]
 pub struct CompletionRequest {
+    /// The prompt or template the argument belongs to.
     pub reference: CompletionRef,
     /// The argument being completed.
     pub argument: String,

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use super::context::{CompletionRequest, Context, ResourceError, ToolError};
 use super::wire::{ResourceContents, ToolResult};
 
+/// A boxed future, as the object-safe [`Handlers`] return them.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Static facts about a generated server.
@@ -30,12 +31,16 @@ pub struct ServerDefinition {
 
 /// The schemas of one tool, derived from its generated types with schemars.
 pub struct ToolSchemas {
+    /// The tool's name.
     pub name: &'static str,
+    /// Its input schema.
     pub input: fn() -> Value,
+    /// Its output schema, when it declares an output.
     pub output: Option<fn() -> Value>,
 }
 
 impl ToolSchemas {
+    /// A tool whose arguments are the generated type `I`.
     pub fn of<I: JsonSchema>(name: &'static str) -> ToolSchemas {
         ToolSchemas {
             name,
@@ -53,6 +58,7 @@ impl ToolSchemas {
         }
     }
 
+    /// The tool returns the generated type `O` as `structuredContent`.
     pub fn with_output<O: JsonSchema>(mut self) -> ToolSchemas {
         self.output = Some(schema_for::<O>);
         self

@@ -44,11 +44,19 @@ pub enum ClientRequestError {
     Unsupported(&'static str),
     /// The client answered with a JSON-RPC error.
     #[error("the client answered with error {code}: {message}")]
-    Rejected { code: i64, message: String },
+    Rejected {
+        /// The JSON-RPC error code.
+        code: i64,
+        /// Its message.
+        message: String,
+    },
+    /// No answer within the settings' `client_request_timeout`.
     #[error("the client did not answer within {0:?}")]
     TimedOut(Duration),
+    /// The call was cancelled while it waited.
     #[error("the request was cancelled")]
     Cancelled,
+    /// The connection to the client is gone.
     #[error("the stream to the client is closed")]
     Closed,
     /// The client's answer does not have the shape of its request's result.

@@ -108,6 +108,7 @@ pub enum ElicitAction {
 /// The client's answer to an [`Elicitation`].
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ElicitResult {
+    /// What the user did.
     pub action: ElicitAction,
     /// The submitted values (with `accept`).
     #[serde(default)]
@@ -129,7 +130,9 @@ impl ElicitResult {
 /// One message of a [`Sampling`] conversation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SamplingMessage {
+    /// Who says it.
     pub role: Role,
+    /// What is said.
     pub content: Content,
 }
 
@@ -164,11 +167,13 @@ impl Sampling {
         self
     }
 
+    /// The system prompt the client's model should use.
     pub fn system_prompt(mut self, prompt: impl Into<String>) -> Sampling {
         self.system_prompt = Some(prompt.into());
         self
     }
 
+    /// The sampling temperature to ask for.
     pub fn temperature(mut self, temperature: f64) -> Sampling {
         self.temperature = Some(temperature);
         self
@@ -207,12 +212,14 @@ impl InputRequest for Sampling {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SamplingResult {
+    /// Who answered (the assistant).
     pub role: Role,
     /// One block, or several (2025-11-25 allows an array).
     #[serde(deserialize_with = "one_or_many")]
     pub content: Vec<Content>,
     /// The model that answered.
     pub model: String,
+    /// Why the model stopped (`endTurn`, `maxTokens`, …).
     #[serde(default)]
     pub stop_reason: Option<String>,
 }
@@ -251,6 +258,7 @@ pub struct ListRoots {
 }
 
 impl ListRoots {
+    /// Ask for the client's roots.
     pub fn new() -> ListRoots {
         ListRoots::default()
     }
@@ -280,13 +288,16 @@ impl InputRequest for ListRoots {
 /// The client's answer to [`ListRoots`].
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Roots {
+    /// The roots, as the client lists them.
     pub roots: Vec<Root>,
 }
 
 /// One root: a `file://` URI and an optional name.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Root {
+    /// Its `file://` URI.
     pub uri: String,
+    /// A name for people.
     #[serde(default)]
     pub name: Option<String>,
 }

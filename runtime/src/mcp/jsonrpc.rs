@@ -7,11 +7,14 @@ use serde_json::{Map, Value, json};
 use super::error::McpError;
 use super::version::ProtocolVersion;
 
-/// A request id: a string or an integer, never null (L-1).
+/// A JSON-RPC request id, as the client chose it: a string or an integer,
+/// never null (L-1).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RequestId {
+    /// An integer id.
     Number(i64),
+    /// A string id.
     String(String),
 }
 
@@ -32,6 +35,7 @@ impl RequestId {
         }
     }
 
+    /// The id as JSON.
     pub fn to_value(&self) -> Value {
         match self {
             RequestId::Number(n) => json!(n),

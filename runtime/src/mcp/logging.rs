@@ -6,17 +6,26 @@
 /// increasing order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LogLevel {
+    /// Detail for debugging.
     Debug,
+    /// Progress worth knowing.
     Info,
+    /// Normal but significant.
     Notice,
+    /// Something may be wrong.
     Warning,
+    /// Something failed.
     Error,
+    /// A component failed.
     Critical,
+    /// Someone must act now.
     Alert,
+    /// The system is unusable.
     Emergency,
 }
 
 impl LogLevel {
+    /// Every level, least severe first.
     pub const ALL: [LogLevel; 8] = [
         LogLevel::Debug,
         LogLevel::Info,
@@ -28,6 +37,7 @@ impl LogLevel {
         LogLevel::Emergency,
     ];
 
+    /// Its name on the wire (`"warning"`).
     pub fn as_str(self) -> &'static str {
         match self {
             LogLevel::Debug => "debug",
@@ -41,6 +51,7 @@ impl LogLevel {
         }
     }
 
+    /// The level of a wire name.
     pub fn parse(s: &str) -> Option<LogLevel> {
         Self::ALL.into_iter().find(|l| l.as_str() == s)
     }

@@ -10,8 +10,11 @@ pub const VERSION_HEADER: &str = "mcp-protocol-version";
 /// A protocol revision this server speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ProtocolVersion {
+    /// 2025-03-26: Streamable HTTP, batches.
     V2025_03_26,
+    /// 2025-06-18: structured output, elicitation, titles, resource links.
     V2025_06_18,
+    /// 2025-11-25: tool-call argument errors as results, SSE priming.
     V2025_11_25,
 }
 
@@ -22,11 +25,13 @@ impl ProtocolVersion {
         ProtocolVersion::V2025_06_18,
         ProtocolVersion::V2025_03_26,
     ];
+    /// The newest session-era revision.
     pub const LATEST: ProtocolVersion = ProtocolVersion::V2025_11_25;
     /// Assumed when a request carries no `MCP-Protocol-Version` and no session
     /// tells otherwise (T-25).
     pub const DEFAULT: ProtocolVersion = ProtocolVersion::V2025_03_26;
 
+    /// The revision's date, as on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
             ProtocolVersion::V2025_03_26 => "2025-03-26",
@@ -35,6 +40,7 @@ impl ProtocolVersion {
         }
     }
 
+    /// The revision of a date this server speaks.
     pub fn parse(s: &str) -> Option<ProtocolVersion> {
         Self::SUPPORTED.into_iter().find(|v| v.as_str() == s)
     }

@@ -94,7 +94,9 @@ impl Tool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// The person using the client.
     User,
+    /// The model.
     Assistant,
 }
 
@@ -102,8 +104,10 @@ pub enum Role {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Annotations {
+    /// Who the content is for (the user, the model, or both).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audience: Option<Vec<Role>>,
+    /// How important it is, from 0 (optional) to 1 (required).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<f64>,
     /// ISO 8601 (2025-06-18 and later).
@@ -115,21 +119,35 @@ pub struct Annotations {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged, rename_all = "camelCase")]
 pub enum ResourceContents {
+    /// Text contents.
     Text {
+        /// The resource's URI.
         uri: String,
+        /// Its media type, e.g. `text/markdown`.
         #[serde(rename = "mimeType", skip_serializing_if = "Option::is_none")]
         mime_type: Option<String>,
+        /// The text.
         text: String,
     },
+    /// Binary contents.
     Blob {
+        /// The resource's URI.
         uri: String,
+        /// Its media type, e.g. `image/png`.
         #[serde(rename = "mimeType", skip_serializing_if = "Option::is_none")]
         mime_type: Option<String>,
+        /// The bytes, base64-encoded.
         blob: String,
     },
 }
 
 impl ResourceContents {
+    /// Text contents.
+    ///
+    /// ```
+    /// let notes = gatehouse::ResourceContents::text("notes://today", Some("text/markdown"), "# Today");
+    /// assert_eq!(notes.uri(), "notes://today");
+    /// ```
     pub fn text(uri: impl Into<String>, mime_type: Option<&str>, text: impl Into<String>) -> Self {
         ResourceContents::Text {
             uri: uri.into(),
@@ -155,6 +173,7 @@ impl ResourceContents {
         }
     }
 
+    /// The resource's URI.
     pub fn uri(&self) -> &str {
         match self {
             ResourceContents::Text { uri, .. } | ResourceContents::Blob { uri, .. } => uri,
@@ -166,49 +185,68 @@ impl ResourceContents {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Content {
+    /// Text.
     Text {
+        /// The text.
         text: String,
+        /// Hints for the client.
         #[serde(skip_serializing_if = "Option::is_none")]
         annotations: Option<Annotations>,
     },
+    /// An image.
     Image {
-        /// base64
+        /// The bytes, base64-encoded.
         data: String,
+        /// Its media type, e.g. `image/png`.
         #[serde(rename = "mimeType")]
         mime_type: String,
+        /// Hints for the client.
         #[serde(skip_serializing_if = "Option::is_none")]
         annotations: Option<Annotations>,
     },
+    /// Audio.
     Audio {
-        /// base64
+        /// The bytes, base64-encoded.
         data: String,
+        /// Its media type, e.g. `audio/wav`.
         #[serde(rename = "mimeType")]
         mime_type: String,
+        /// Hints for the client.
         #[serde(skip_serializing_if = "Option::is_none")]
         annotations: Option<Annotations>,
     },
     /// An embedded resource.
     Resource {
+        /// Its contents.
         resource: ResourceContents,
+        /// Hints for the client.
         #[serde(skip_serializing_if = "Option::is_none")]
         annotations: Option<Annotations>,
     },
-    /// A link to a resource (2025-06-18 and later).
+    /// A link to a resource (2025-06-18 and later; older clients get a text
+    /// block naming it).
     ResourceLink {
+        /// The resource's URI.
         uri: String,
+        /// Its name.
         name: String,
+        /// A title for people.
         #[serde(skip_serializing_if = "Option::is_none")]
         title: Option<String>,
+        /// What it is.
         #[serde(skip_serializing_if = "Option::is_none")]
         description: Option<String>,
+        /// Its media type.
         #[serde(rename = "mimeType", skip_serializing_if = "Option::is_none")]
         mime_type: Option<String>,
+        /// Hints for the client.
         #[serde(skip_serializing_if = "Option::is_none")]
         annotations: Option<Annotations>,
     },
 }
 
 impl Content {
+    /// A text block.
     pub fn text(text: impl Into<String>) -> Content {
         Content::Text {
             text: text.into(),
@@ -234,6 +272,7 @@ impl Content {
         }
     }
 
+    /// An embedded resource.
     pub fn resource(contents: ResourceContents) -> Content {
         Content::Resource {
             resource: contents,
@@ -241,14 +280,10 @@ impl Content {
         }
     }
 
-    /// 2025-03-26 knows no `resource_link` (it becomes a text block naming the URI)
-    /// and no `lastModified` annotation.
-    pub fn for_version(&self, v: ProtocolVersion) -> Content {
-        self.clone().into_version(v)
-    }
-
-    /// [`Content::for_version`], without a copy.
-    pub fn into_version(self, v: ProtocolVersion) -> Content {
+    /// The block as a client of version `v` reads it: 2025-03-26 knows no
+    /// `resource_link` (it becomes a text block naming the URI) and no
+    /// `lastModified` annotation.
+    pub(crate) fn into_version(self, v: ProtocolVersion) -> Content {
         let mut out = self;
         if !v.has_titles_and_structured_output() {
             if let Content::ResourceLink {
@@ -288,15 +323,30 @@ impl Content {
 /// it is an error the model should see (`isError`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+///
+/// ```
+/// use gatehouse::{Content, ToolResult};
+///
+/// let found = ToolResult::new(vec![Content::text("2 notes"), Content::image(b"\x89PNG", "image/png")]);
+/// assert!(!found.is_error);
+/// // A failure the model should read and act on (not a protocol error):
+/// let refused = ToolResult::error("`when` must be in the future");
+/// assert!(refused.is_error);
+/// ```
 pub struct ToolResult {
+    /// The content blocks.
     pub content: Vec<Content>,
+    /// Structured output (tools with an `output` in the spec return their
+    /// typed output instead, and it lands here).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub structured_content: Option<Value>,
+    /// Whether the call failed in a way the model should see.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub is_error: bool,
 }
 
 impl ToolResult {
+    /// A successful result with these blocks.
     pub fn new(content: Vec<Content>) -> ToolResult {
         ToolResult {
             content,
@@ -305,6 +355,7 @@ impl ToolResult {
         }
     }
 
+    /// A successful result of one text block.
     pub fn text(text: impl Into<String>) -> ToolResult {
         ToolResult::new(vec![Content::text(text)])
     }
@@ -328,12 +379,9 @@ impl ToolResult {
         }
     }
 
-    pub fn for_version(&self, v: ProtocolVersion) -> ToolResult {
-        self.clone().into_version(v)
-    }
-
-    /// [`ToolResult::for_version`], without a copy.
-    pub fn into_version(self, v: ProtocolVersion) -> ToolResult {
+    /// The result as a client of version `v` reads it (see
+    /// `Content::into_version`).
+    pub(crate) fn into_version(self, v: ProtocolVersion) -> ToolResult {
         let structured = v.has_titles_and_structured_output();
         ToolResult {
             content: self
@@ -473,12 +521,14 @@ mod tests {
     #[test]
     fn tool_results_lose_structured_content_before_2025_06_18() {
         let r = ToolResult::structured(json!({"id": "1"}));
-        let old = serde_json::to_value(r.for_version(ProtocolVersion::V2025_03_26)).unwrap();
+        let old =
+            serde_json::to_value(r.clone().into_version(ProtocolVersion::V2025_03_26)).unwrap();
         assert_eq!(
             old,
             json!({"content": [{"type": "text", "text": "{\"id\":\"1\"}"}]})
         );
-        let new = serde_json::to_value(r.for_version(ProtocolVersion::V2025_06_18)).unwrap();
+        let new =
+            serde_json::to_value(r.clone().into_version(ProtocolVersion::V2025_06_18)).unwrap();
         assert_eq!(new["structuredContent"], json!({"id": "1"}));
     }
 
@@ -493,9 +543,12 @@ mod tests {
             annotations: None,
         };
         assert_eq!(
-            link.for_version(ProtocolVersion::V2025_03_26),
+            link.clone().into_version(ProtocolVersion::V2025_03_26),
             Content::text("m1: memory://memories/1")
         );
-        assert_eq!(link.for_version(ProtocolVersion::V2025_06_18), link);
+        assert_eq!(
+            link.clone().into_version(ProtocolVersion::V2025_06_18),
+            link
+        );
     }
 }

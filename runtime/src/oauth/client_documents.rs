@@ -53,6 +53,8 @@ pub struct DocumentSettings {
     pub max_cache: Duration,
     /// …and this long when it says nothing.
     pub default_cache: Duration,
+    /// Timeouts and the size cap of the fetch (`max_bytes` is the spec's
+    /// `client_metadata_documents.max_bytes`).
     pub limits: EgressLimits,
 }
 

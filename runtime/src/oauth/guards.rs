@@ -32,6 +32,7 @@ pub struct AbuseLimits {
     /// `GATEHOUSE_SIGN_IN_FREE_FAILURES`: failures an account may have before
     /// each further one locks it (1 s, doubling, at most 15 min).
     pub free_failures: u32,
+    /// The longest an account stays locked after failures (15 min).
     pub max_lockout: Duration,
     /// `GATEHOUSE_FAILURES_PER_REQUEST`: failed sign-ins after which a
     /// pending authorization is given up.

@@ -29,12 +29,20 @@ use crate::store::{KeyRow, Store, StoreError, StoreResult, now_ms};
 /// Why the signing keys could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum KeysError {
+    /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A sealed key does not open with this server's secret key.
     #[error(
         "signing key {kid} cannot be opened ({error}); if GATEHOUSE_SECRET_KEY changed, run `keys rewrap` with the old one in GATEHOUSE_PREVIOUS_SECRET_KEY"
     )]
-    Sealed { kid: String, error: SealError },
+    Sealed {
+        /// The key's id.
+        kid: String,
+        /// Why it did not open.
+        error: SealError,
+    },
+    /// A key is sealed and no secret key is set to open it.
     #[error("signing key {0} is sealed, and GATEHOUSE_SECRET_KEY is not set")]
     NoSecret(String),
 }
@@ -93,8 +101,6 @@ pub enum TokenError {
     WrongAudience,
     #[error("the token was issued by another server")]
     WrongIssuer,
-    #[error("the token has been revoked")]
-    Revoked,
 }
 
 struct KeySet {

@@ -130,7 +130,6 @@ impl OAuthConfig {
                 display_name: p.name.clone(),
                 patterns: parse(&p.redirect_uris),
                 origins: p.origins.clone(),
-                name: p.id.clone(),
             })
             .collect();
         let mut redirect_patterns = parse(&spec.registration.redirect_uris);
@@ -194,7 +193,6 @@ impl OAuthConfig {
 /// A known MCP client the server accepts (`specs/clients.yaml`).
 #[derive(Debug, Clone)]
 pub struct KnownClient {
-    pub name: String,
     pub display_name: String,
     pub patterns: Vec<RedirectPattern>,
     /// Browser origins where it runs as a web page.
@@ -232,10 +230,18 @@ impl OAuthConfig {
 /// Why the authorization server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum OAuthStartError {
+    /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A pre-registered confidential client's secret is not set.
     #[error("client `{client}` is confidential: set its secret in the environment variable {var}")]
-    MissingClientSecret { client: String, var: String },
+    MissingClientSecret {
+        /// The client's id in the spec.
+        client: String,
+        /// The variable its `secret_env` names.
+        var: String,
+    },
+    /// The signing keys could not be loaded or made.
     #[error(transparent)]
     Keys(#[from] keys::KeysError),
 }

@@ -5,19 +5,35 @@
 //! or once per dialect where it is not ([`AppStore::dialect`]). Every call
 //! runs under the store's deadline, as gatehouse's own calls do.
 //!
-//! ```ignore
-//! static MIGRATIONS: gatehouse::AppMigrations = gatehouse::migrations!("migrations");
+//! ```no_run
+//! use gatehouse::{AppMigrations, AppStore, Store, StoreError};
+//!
+//! // One folder: `0001_notes.sql` runs on both databases; a version may
+//! // instead be a `.sqlite.sql` / `.postgres.sql` pair.
+//! static MIGRATIONS: AppMigrations = gatehouse::migrations!("../tests/migrations/notes");
 //!
 //! #[derive(sqlx::FromRow)]
-//! struct Note { id: String, text: String }
+//! struct Note {
+//!     id: String,
+//!     body: String,
+//! }
 //!
-//! let notes = AppStore::open(&store, "notes", &MIGRATIONS).await?;
-//! notes.query("INSERT INTO notes (id, owner, text) VALUES ($1, $2, $3)")
-//!     .bind(id).bind(ctx.user_id()).bind(text)
-//!     .execute().await?;
-//! let mine: Vec<Note> = notes.query("SELECT id, text FROM notes WHERE owner = $1")
-//!     .bind(ctx.user_id())
-//!     .fetch_all().await?;
+//! async fn notes_of(store: &Store, user: &str) -> Result<Vec<Note>, StoreError> {
+//!     // Applies what is new; tracked in `_notes_migrations`.
+//!     let notes = AppStore::open(store, "notes", &MIGRATIONS).await?;
+//!     notes
+//!         .query("INSERT INTO notes (id, owner, body) VALUES ($1, $2, $3)")
+//!         .bind("n1")
+//!         .bind(user)
+//!         .bind("milk")
+//!         .execute()
+//!         .await?;
+//!     notes
+//!         .query("SELECT id, body FROM notes WHERE owner = $1 ORDER BY id")
+//!         .bind(user)
+//!         .fetch_all()
+//!         .await
+//! }
 //! ```
 
 use std::borrow::Cow;
@@ -33,10 +49,15 @@ use super::{Backend, Store, StoreResult, within};
 /// One migration of an app: portable SQL, or one text per dialect.
 #[derive(Debug, Clone, Copy)]
 pub struct AppMigration {
+    /// Its number (the file name's prefix); migrations run in this order.
     pub version: i64,
+    /// The rest of the file name.
     pub description: &'static str,
+    /// `<version>_<description>.sql`: SQL both databases run.
     pub portable: Option<&'static str>,
+    /// `….sqlite.sql`: SQLite's text where the dialects differ.
     pub sqlite: Option<&'static str>,
+    /// `….postgres.sql`: PostgreSQL's text where the dialects differ.
     pub postgres: Option<&'static str>,
 }
 
@@ -85,10 +106,15 @@ pub struct AppStore {
 /// A value bound to a query's placeholder.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arg {
+    /// `TEXT` (from `&str`, `String` and their `Option`s; `None` is NULL).
     Text(Option<String>),
+    /// `INTEGER`/`BIGINT` (from `i64`, `i32`, `u32`).
     Int(Option<i64>),
+    /// `REAL`/`DOUBLE PRECISION` (from `f64`).
     Float(Option<f64>),
+    /// `BOOLEAN` (SQLite stores 0 or 1).
     Bool(Option<bool>),
+    /// `BLOB`/`BYTEA`.
     Bytes(Option<Vec<u8>>),
 }
 
@@ -166,6 +192,7 @@ impl AppStore {
         })
     }
 
+    /// Which database the app's tables are in.
     pub fn backend(&self) -> Backend {
         match self.pool {
             Pool::Sqlite(_) => Backend::Sqlite,

@@ -49,12 +49,16 @@ pub use self::upstream::{TransactionRow, UpstreamProfile, UpstreamTokenRow};
 /// the transport (the request may succeed when retried) and is logged with detail.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The URL names neither SQLite nor PostgreSQL.
     #[error("unsupported database URL `{0}`: expected sqlite://… or postgres://…")]
     UnsupportedUrl(String),
+    /// The database refused or failed a statement, or could not be reached.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A migration failed (or one that ran was changed afterwards).
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// No answer within the store's deadline (`GATEHOUSE_DB_TIMEOUT`).
     #[error("the database did not answer within {0:?}")]
     Timeout(Duration),
     /// An app's name for its tables (`AppStore::open`) that cannot be part
@@ -63,12 +67,15 @@ pub enum StoreError {
     BadAppName(String),
 }
 
+/// The result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Which database a store uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// SQLite (the default: one file, nothing to run).
     Sqlite,
+    /// PostgreSQL (production, several replicas).
     Postgres,
 }
 
@@ -171,7 +178,7 @@ impl Store {
 
     /// Connect with a deadline for each store call: SQLite's busy timeout,
     /// PostgreSQL's `statement_timeout` (so the server gives up too) and the
-    /// client-side limit of [`within`].
+    /// client-side limit the store puts on every call.
     pub async fn connect_with_deadline(url: &str, deadline: Duration) -> StoreResult<Store> {
         let inner = if url.starts_with("sqlite:") {
             Inner::Sqlite(sqlite::SqliteStore::connect(url, deadline, ACQUIRE_TIMEOUT).await?)
@@ -187,8 +194,9 @@ impl Store {
         })
     }
 
-    /// How many revocations this process has made (see [`Store::revoked`]).
-    pub fn revocations(&self) -> u64 {
+    /// How many revocations this process has made: a cache of verified
+    /// tokens re-reads their status when this moves.
+    pub(crate) fn revocations(&self) -> u64 {
         self.revocations.load(std::sync::atomic::Ordering::Acquire)
     }
 
@@ -205,6 +213,7 @@ impl Store {
         result
     }
 
+    /// Which database this is.
     pub fn backend(&self) -> Backend {
         match &self.inner {
             Inner::Sqlite(_) => Backend::Sqlite,
@@ -243,7 +252,13 @@ impl Store {
             Inner::Postgres(s) => s.pool.close().await,
         }
     }
+}
 
+// The server's own operations on its tables: `pub` for the black-box store
+// suites that run each one on both databases (tests/tests/store.rs), hidden
+// from the author's documentation; an app's tables go through `AppStore`.
+#[doc(hidden)]
+impl Store {
     // --- sessions -------------------------------------------------------------
 
     pub async fn create_session(&self, session: &SessionRow) -> StoreResult<()> {

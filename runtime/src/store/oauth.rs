@@ -156,6 +156,10 @@ pub enum AccessStatus {
 const CLIENT_COLUMNS: &str = "id, secret_hash, name, redirect_uris, grant_types, scope, token_endpoint_auth_method, \
      metadata_hash, registered, auto_approve, created_at, last_used_at, revoked_at";
 
+// The server's own operations on its tables: `pub` for the black-box store
+// suites that run each one on both databases (tests/tests/store.rs), hidden
+// from the author's documentation; an app's tables go through `AppStore`.
+#[doc(hidden)]
 impl Store {
     // --- users ------------------------------------------------------------------
 

@@ -94,6 +94,10 @@ const IDENTITY_COLUMNS: &str = "provider, subject, user_id, provider_name, email
 const TOKEN_COLUMNS: &str = "provider, subject, provider_name, user_id, access_token, refresh_token, \
      expires_at, scope, updated_at";
 
+// The server's own operations on its tables: `pub` for the black-box store
+// suites that run each one on both databases (tests/tests/store.rs), hidden
+// from the author's documentation; an app's tables go through `AppStore`.
+#[doc(hidden)]
 impl Store {
     // --- login transactions ---------------------------------------------------------
 

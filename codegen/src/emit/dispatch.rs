@@ -7,7 +7,7 @@ use quote::quote;
 use super::Parts;
 use crate::describe::Module;
 
-pub(super) fn emit(m: &Module, parts: &mut Parts) -> TokenStream {
+pub(super) fn emit(m: &Module, parts: &Parts) -> TokenStream {
     let server_name = &m.spec.server.name;
     let trait_doc = format!(" The `{server_name}` server's tools: implement one method per tool.");
     let methods = &parts.methods;

@@ -35,7 +35,7 @@ pub fn module(m: &Module) -> TokenStream {
     tools::emit(m, &mut parts);
     resources::emit(m, &mut parts);
     prompts::emit(m, &mut parts);
-    let dispatch = dispatch::emit(m, &mut parts);
+    let dispatch = dispatch::emit(m, &parts);
     let definition = definition::emit(m, &parts.schemas);
     let types = parts.types.items;
     let spec_path = definition::spec_path(m);

@@ -58,6 +58,32 @@ enum Mode {
         #[arg(long, default_value_t = 5.0)]
         secs: f64,
     },
+    /// The 2026-07-28 call's request, byte for byte (a real bearer token from
+    /// `--mcp`, the same headers and body), sent to the bare echo: what
+    /// receiving, parsing and echoing those bytes costs by itself, the floor
+    /// under any server that answers that request.
+    BareModern {
+        url: String,
+        /// The gatehouse server whose token the request carries.
+        #[arg(long)]
+        mcp: String,
+        #[arg(long, default_value_t = 32)]
+        conns: usize,
+        #[arg(long, default_value_t = 5.0)]
+        secs: f64,
+    },
+    /// The session era's call, byte for byte (a real token and session from
+    /// `--mcp`), sent to the bare echo: the same floor for that request.
+    BareCall {
+        url: String,
+        /// The gatehouse server whose token and session the request carries.
+        #[arg(long)]
+        mcp: String,
+        #[arg(long, default_value_t = 32)]
+        conns: usize,
+        #[arg(long, default_value_t = 5.0)]
+        secs: f64,
+    },
     Initialize {
         url: String,
         #[arg(long, default_value_t = 32)]
@@ -481,6 +507,44 @@ fn call_body() -> Value {
             "params": { "name": "echo", "arguments": { "text": "hello, gatehouse" } } })
 }
 
+/// The session era's `tools/call` of `echo` (a token and a live session at
+/// the server `mcp`), for `path`.
+async fn session_call(mcp: &str, path: &str) -> Result<Req> {
+    let m = split(mcp)?;
+    let (_, _, tokens) = sign_up(mcp).await?;
+    let auth = bearer(&tokens);
+    let session = new_session(&mut Conn::open(&m.authority).await?, &m.path, &auth).await?;
+    Ok(Req::post_json(
+        path,
+        &call_body(),
+        &[
+            ("authorization", &auth),
+            ("mcp-session-id", &session),
+            ("mcp-protocol-version", VERSION),
+        ],
+    ))
+}
+
+/// The 2026-07-28 era's `tools/call` of `echo`: no session, the version and
+/// capabilities in `_meta`, the headers that repeat them.
+fn modern_call(path: &str, auth: &str) -> Req {
+    let mut body = call_body();
+    body["params"]["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    });
+    Req::post_json(
+        path,
+        &body,
+        &[
+            ("authorization", auth),
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "echo"),
+        ],
+    )
+}
+
 async fn run(mode: Mode) -> Result<Value> {
     Ok(match mode {
         Mode::Bare { url, conns, secs } => {
@@ -492,44 +556,43 @@ async fn run(mode: Mode) -> Result<Value> {
         }
         Mode::Call { url, conns, secs } => {
             let u = split(&url)?;
-            let (_, _, tokens) = sign_up(&url).await?;
-            let auth = bearer(&tokens);
-            let session = new_session(&mut Conn::open(&u.authority).await?, &u.path, &auth).await?;
-            let req = Req::post_json(
-                &u.path,
-                &call_body(),
-                &[
-                    ("authorization", &auth),
-                    ("mcp-session-id", &session),
-                    ("mcp-protocol-version", VERSION),
-                ],
-            );
+            let req = session_call(&url, &u.path).await?;
             let steps = Fixed::each(&req, true, conns);
             let (tally, elapsed) = drive(&u.authority, steps, secs, None).await?;
             tally.report("call", conns, elapsed)
         }
+        Mode::BareCall {
+            url,
+            mcp,
+            conns,
+            secs,
+        } => {
+            let u = split(&url)?;
+            let req = session_call(&mcp, &u.path).await?;
+            let (tally, elapsed) =
+                drive(&u.authority, Fixed::each(&req, false, conns), secs, None).await?;
+            tally.report("bare-call", conns, elapsed)
+        }
         Mode::Modern { url, conns, secs } => {
             let u = split(&url)?;
             let (_, _, tokens) = sign_up(&url).await?;
-            let auth = bearer(&tokens);
-            let mut body = call_body();
-            body["params"]["_meta"] = json!({
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientCapabilities": {},
-            });
-            let req = Req::post_json(
-                &u.path,
-                &body,
-                &[
-                    ("authorization", &auth),
-                    ("mcp-protocol-version", "2026-07-28"),
-                    ("mcp-method", "tools/call"),
-                    ("mcp-name", "echo"),
-                ],
-            );
+            let req = modern_call(&u.path, &bearer(&tokens));
             let steps = Fixed::each(&req, true, conns);
             let (tally, elapsed) = drive(&u.authority, steps, secs, None).await?;
             tally.report("modern", conns, elapsed)
+        }
+        Mode::BareModern {
+            url,
+            mcp,
+            conns,
+            secs,
+        } => {
+            let u = split(&url)?;
+            let (_, _, tokens) = sign_up(&mcp).await?;
+            let req = modern_call(&u.path, &bearer(&tokens));
+            let (tally, elapsed) =
+                drive(&u.authority, Fixed::each(&req, false, conns), secs, None).await?;
+            tally.report("bare-modern", conns, elapsed)
         }
         Mode::Initialize { url, conns, secs } => {
             let u = split(&url)?;

@@ -3,11 +3,11 @@
 //! `request` tracing span that wraps everything the request does (handlers
 //! read it from there, not from the depot: nothing is stored per request).
 
-use salvo::http::header::HeaderValue;
+use salvo::http::header::{HeaderName, HeaderValue};
 use salvo::prelude::*;
 use tracing::Instrument;
 
-pub const HEADER: &str = "x-request-id";
+pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 pub struct RequestIds;
 

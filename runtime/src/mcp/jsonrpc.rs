@@ -140,6 +140,57 @@ pub fn parse_message(value: Value) -> Result<Message, Malformed> {
     }
 }
 
+/// Read one request or notification straight from a POST's body, without
+/// building a JSON tree for the envelope (the hot path: every call). Only a
+/// well-formed request or notification is read here; anything else (a batch,
+/// a response, a member of the wrong type, a duplicate member, invalid JSON)
+/// is `None`, and the caller reads the body as a tree with `parse_message`,
+/// whose errors are the ones clients get (L-1). For the messages it reads,
+/// the result is exactly `parse_message`'s (unit test).
+pub fn read_request(body: &[u8]) -> Option<Message> {
+    use std::borrow::Cow;
+
+    #[derive(Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        jsonrpc: Option<Cow<'a, str>>,
+        #[serde(default, deserialize_with = "present")]
+        id: Option<Value>,
+        #[serde(borrow)]
+        method: Option<Cow<'a, str>>,
+        #[serde(default, deserialize_with = "present")]
+        params: Option<Value>,
+    }
+    /// A member that is there, `null` included (`Option`'s own reading
+    /// takes `null` for absent).
+    fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+        Value::deserialize(d).map(Some)
+    }
+
+    // A struct also reads from a JSON array: only an object is a message here.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
+    let envelope: Envelope = serde_json::from_slice(body).ok()?;
+    if envelope.jsonrpc.as_deref() != Some("2.0") {
+        return None;
+    }
+    let method = envelope.method?.into_owned();
+    let params = match envelope.params {
+        None => None,
+        Some(p @ (Value::Object(_) | Value::Array(_))) => Some(p),
+        Some(_) => return None,
+    };
+    Some(match envelope.id {
+        None => Message::Notification(Notification { method, params }),
+        Some(id) => Message::Request(Request {
+            id: RequestId::from_value(&id)?,
+            method,
+            params,
+        }),
+    })
+}
+
 fn invalid(id: Option<RequestId>, why: &str) -> Malformed {
     Malformed {
         id,
@@ -286,6 +337,44 @@ mod tests {
         );
     }
 
+    /// What the tree path makes of the same bytes, for comparison.
+    fn by_tree(body: &[u8]) -> Option<String> {
+        let v: Value = serde_json::from_slice(body).ok()?;
+        parse_message(v).ok().map(|m| format!("{m:?}"))
+    }
+
+    #[test]
+    fn requests_are_read_without_a_tree_as_the_tree_reads_them() {
+        let read = |body: &str| read_request(body.as_bytes()).map(|m| format!("{m:?}"));
+        for body in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#,
+            r#" {"method":"ping","id":"a\"b","jsonrpc":"2.0","x":[1,{"y":2}]}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            r#"{"jsonrpc":"2.0","method":"ns","params":[1,2]}"#,
+            r#"{"jsonrpc":"2.0","id":9223372036854775807,"method":"ping","result":{}}"#,
+        ] {
+            assert!(read(body).is_some(), "read without a tree: {body}");
+            assert_eq!(read(body), by_tree(body.as_bytes()), "{body}");
+        }
+        // Left to the tree path, which gives the exact error or the batch
+        // (or, for a duplicate member, keeps the last as it always has).
+        for body in [
+            r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
+            r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","id":18446744073709551615,"method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":null}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":"s"}"#,
+            r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":7}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"a","method":"b"}"#,
+            r#"{"jsonrpc":"2.0","id":"s-1","result":{}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping""#,
+        ] {
+            assert_eq!(read(body), None, "{body}");
+        }
+    }
+
     /// Any JSON value, nested a few levels, with JSON-RPC's keys likely.
     fn json() -> impl proptest::strategy::Strategy<Value = Value> {
         use proptest::prelude::*;
@@ -341,6 +430,19 @@ mod tests {
         fn any_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
             if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
                 let _ = parse_message(v);
+            }
+            if let Some(m) = read_request(&bytes) {
+                proptest::prop_assert_eq!(Some(format!("{m:?}")), by_tree(&bytes));
+            }
+        }
+
+        // The path without a tree reads a message as the tree path does, or
+        // leaves it to the tree path.
+        #[test]
+        fn reading_without_a_tree_agrees_with_the_tree(v in json()) {
+            let body = serde_json::to_vec(&v).unwrap();
+            if let Some(m) = read_request(&body) {
+                proptest::prop_assert_eq!(Some(format!("{m:?}")), by_tree(&body));
             }
         }
     }

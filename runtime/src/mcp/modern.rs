@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
-use salvo::http::{HeaderMap, StatusCode};
+use salvo::http::{HeaderMap, HeaderName, StatusCode};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -67,20 +67,24 @@ fn is_session_era(version: &str) -> bool {
     version == "2024-11-05" || super::version::ProtocolVersion::parse(version).is_some()
 }
 
-/// Whether a POST's single message belongs to this era.
-pub(crate) fn claims_modern(headers: &HeaderMap, body: &Value) -> bool {
-    let claimed = body
-        .get("params")
+/// Whether a POST's single message belongs to this era, from its `method`
+/// and `params` (a response has neither).
+pub(crate) fn claims_modern(
+    headers: &HeaderMap,
+    method: Option<&str>,
+    params: Option<&Value>,
+) -> bool {
+    let claimed = params
         .and_then(|p| p.get("_meta"))
         .and_then(|m| m.get(META_VERSION));
     match claimed {
         Some(Value::String(v)) => !is_session_era(v),
         Some(_) => true,
         None => {
-            !headers.contains_key(SESSION_HEADER)
-                && body.get("method").and_then(Value::as_str) != Some("initialize")
+            !headers.contains_key(&SESSION_HEADER)
+                && method != Some("initialize")
                 && headers
-                    .get(VERSION_HEADER)
+                    .get(&VERSION_HEADER)
                     .and_then(|v| v.to_str().ok())
                     .is_some_and(|v| MODERN_VERSIONS.contains(&v.trim()))
         }
@@ -124,7 +128,11 @@ fn refuse(
     }
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// Header names as `HeaderName`s: a lookup by a string parses it first.
+const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
+const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
+
+fn header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -140,7 +148,7 @@ struct Claims {
 /// The checks before any method runs (see the module's order).
 fn check(headers: &HeaderMap, req: &Request) -> Result<Claims, Refusal> {
     let bad = |code, message: &str| refuse(StatusCode::BAD_REQUEST, &req.id, code, message, None);
-    let Some(version_header) = header(headers, VERSION_HEADER) else {
+    let Some(version_header) = header(headers, &VERSION_HEADER) else {
         return Err(bad(
             HEADER_MISMATCH,
             "Header mismatch: MCP-Protocol-Version is required",
@@ -196,7 +204,7 @@ fn check(headers: &HeaderMap, req: &Request) -> Result<Claims, Refusal> {
             Some(json!({ "supported": MODERN_VERSIONS, "requested": version })),
         ));
     }
-    if header(headers, "mcp-method") != Some(req.method.as_str()) {
+    if header(headers, &MCP_METHOD) != Some(req.method.as_str()) {
         return Err(bad(
             HEADER_MISMATCH,
             "Header mismatch: Mcp-Method must name the request's method",
@@ -213,7 +221,7 @@ fn check(headers: &HeaderMap, req: &Request) -> Result<Claims, Refusal> {
             .as_ref()
             .and_then(|p| p.get(key))
             .and_then(Value::as_str);
-        if in_body.is_some() && header(headers, "mcp-name") != in_body {
+        if in_body.is_some() && header(headers, &MCP_NAME) != in_body {
             return Err(bad(
                 HEADER_MISMATCH,
                 &format!("Header mismatch: Mcp-Name must be the request's `{key}`"),
@@ -712,23 +720,27 @@ mod tests {
         h
     }
 
+    fn claims(headers: &HeaderMap, message: &Value) -> bool {
+        claims_modern(headers, message["method"].as_str(), message.get("params"))
+    }
+
     #[test]
     fn the_era_is_chosen_per_request() {
         let modern = json!({ "method": "tools/list", "params": { "_meta": { META_VERSION: "2026-07-28" } } });
         let legacy =
             json!({ "method": "tools/list", "params": { "_meta": { "progressToken": 1 } } });
         let initialize = json!({ "method": "initialize", "params": {} });
-        assert!(claims_modern(&headers(&[]), &modern));
+        assert!(claims(&headers(&[]), &modern));
         assert!(
-            claims_modern(&headers(&[("mcp-session-id", "s")]), &modern),
+            claims(&headers(&[("mcp-session-id", "s")]), &modern),
             "the claim decides"
         );
-        assert!(!claims_modern(&headers(&[]), &legacy));
+        assert!(!claims(&headers(&[]), &legacy));
         assert!(
-            claims_modern(&headers(&[("mcp-protocol-version", "2026-07-28")]), &legacy),
+            claims(&headers(&[("mcp-protocol-version", "2026-07-28")]), &legacy),
             "no session, modern header"
         );
-        assert!(!claims_modern(
+        assert!(!claims(
             &headers(&[
                 ("mcp-protocol-version", "2026-07-28"),
                 ("mcp-session-id", "s")
@@ -736,7 +748,7 @@ mod tests {
             &legacy
         ));
         assert!(
-            !claims_modern(
+            !claims(
                 &headers(&[("mcp-protocol-version", "2026-07-28")]),
                 &initialize
             ),
@@ -745,10 +757,10 @@ mod tests {
         let unknown =
             json!({ "method": "server/discover", "params": { "_meta": { META_VERSION: "v999" } } });
         assert!(
-            claims_modern(&headers(&[]), &unknown),
+            claims(&headers(&[]), &unknown),
             "an unknown version is refused by this era (-32022)"
         );
         let old = json!({ "method": "tools/list", "params": { "_meta": { META_VERSION: "2025-11-25" } } });
-        assert!(!claims_modern(&headers(&[]), &old));
+        assert!(!claims(&headers(&[]), &old));
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use quick_cache::sync::Cache;
+use salvo::http::HeaderName;
 use serde_json::Value;
 
 use super::logging::LogLevel;
@@ -12,7 +13,7 @@ use super::version::ProtocolVersion;
 use crate::store::{SessionRow, Store, StoreResult, now_ms};
 
 /// The header that carries the session id (T-19).
-pub const SESSION_HEADER: &str = "mcp-session-id";
+pub const SESSION_HEADER: HeaderName = HeaderName::from_static("mcp-session-id");
 
 /// The session's standalone stream (its event-log key), opened by GET
 /// without `Last-Event-ID`; notifications unrelated to a request go there.

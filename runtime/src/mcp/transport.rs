@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use salvo::http::header::{self, HeaderValue};
+use salvo::http::header::{self, HeaderName, HeaderValue};
 use salvo::http::{Method, StatusCode};
 use salvo::prelude::*;
 use serde_json::Value;
@@ -26,6 +26,8 @@ use crate::store::now_ms;
 
 pub use super::session::SESSION_HEADER;
 pub use super::version::VERSION_HEADER;
+
+const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
 
 /// The salvo handler for the MCP endpoint.
 pub struct McpEndpoint {
@@ -130,7 +132,7 @@ impl Handler for McpEndpoint {
             .cloned()
             .unwrap_or_else(|| Arc::new(Principal::local()));
         // The version for error bodies: the client's header when it is one we know.
-        let version = header_str(req, VERSION_HEADER)
+        let version = header_str(req, &VERSION_HEADER)
             .and_then(ProtocolVersion::parse)
             .unwrap_or(ProtocolVersion::DEFAULT);
         if req.method() == Method::OPTIONS {
@@ -186,14 +188,26 @@ impl McpEndpoint {
             return Err(TransportError::UnsupportedMediaType.into());
         }
         let body = read_body(req, self.core.settings.max_body).await?;
-        let value: Value =
-            serde_json::from_slice(&body).map_err(|e| TransportError::Parse(e.to_string()))?;
-        match value {
-            Value::Array(items) => self.post_batch(req, principal, items).await,
-            single if modern::claims_modern(req.headers(), &single) => {
-                self.post_modern(req, principal, single).await
-            }
-            single => self.post_single(req, principal, single).await,
+        // A well-formed request is read without a JSON tree for its envelope;
+        // anything else as a tree, for the exact error (L-1) or the batch.
+        let message = match jsonrpc::read_request(&body) {
+            Some(message) => message,
+            None => match serde_json::from_slice(&body)
+                .map_err(|e| TransportError::Parse(e.to_string()))?
+            {
+                Value::Array(items) => return self.post_batch(req, principal, items).await,
+                single => parse(single)?,
+            },
+        };
+        let (method, params) = match &message {
+            Message::Request(r) => (Some(r.method.as_str()), r.params.as_ref()),
+            Message::Notification(n) => (Some(n.method.as_str()), n.params.as_ref()),
+            Message::Response(r) => (None, r.message.get("params")),
+        };
+        if modern::claims_modern(req.headers(), method, params) {
+            self.post_modern(req, principal, message).await
+        } else {
+            self.post_single(req, principal, message).await
         }
     }
 
@@ -203,9 +217,8 @@ impl McpEndpoint {
         &self,
         req: &Request,
         principal: &Arc<Principal>,
-        value: Value,
+        message: Message,
     ) -> Result<Answer, Failure> {
-        let message = parse(value)?;
         let Message::Request(r) = message else {
             return Ok(Reply::Accepted.into());
         };
@@ -232,9 +245,8 @@ impl McpEndpoint {
         &self,
         req: &Request,
         principal: &Arc<Principal>,
-        value: Value,
+        message: Message,
     ) -> Result<Answer, Failure> {
-        let message = parse(value)?;
         if let Message::Request(r) = &message
             && r.method == "initialize"
         {
@@ -365,8 +377,8 @@ impl McpEndpoint {
             .ok_or(TransportError::TooManyStreams(
                 core.settings.streams_per_user,
             ))?;
-        let resuming = header_str(req, "last-event-id").is_some();
-        let (stream, after) = match header_str(req, "last-event-id") {
+        let resuming = header_str(req, &LAST_EVENT_ID).is_some();
+        let (stream, after) = match header_str(req, &LAST_EVENT_ID) {
             Some(last) => {
                 let bad = || TransportError::BadLastEventId(last.to_string());
                 let (stream, seq) = streams::parse_event_id(last).ok_or_else(bad)?;
@@ -414,10 +426,10 @@ impl McpEndpoint {
 
     /// T-19…T-21, T-24…T-26: the request's session, and its version header.
     async fn session(&self, req: &Request, principal: &Principal) -> Result<Session, Failure> {
-        let id = header_str(req, SESSION_HEADER).ok_or(TransportError::MissingSession)?;
+        let id = header_str(req, &SESSION_HEADER).ok_or(TransportError::MissingSession)?;
         // T-26: a header that is not even text is as invalid as an unknown
         // version (it is not "absent").
-        if let Some(raw) = req.headers().get(VERSION_HEADER) {
+        if let Some(raw) = req.headers().get(&VERSION_HEADER) {
             match raw.to_str() {
                 Ok(v) if ProtocolVersion::parse(v).is_some() => {}
                 Ok(v) => return Err(TransportError::BadProtocolVersion(v.to_string()).into()),
@@ -436,7 +448,7 @@ impl McpEndpoint {
     }
 }
 
-fn header_str<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+fn header_str<'a>(req: &'a Request, name: &HeaderName) -> Option<&'a str> {
     req.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -445,29 +457,44 @@ fn header_str<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 
 /// Whether the Accept header admits every one of `types` (wildcards count; no
 /// Accept header admits nothing, as the SDKs do).
+/// One pass over the header's media ranges (the hot path: every POST).
 fn accepts(req: &Request, types: &[&str]) -> bool {
-    let accepted = || {
-        req.headers()
-            .get_all(header::ACCEPT)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(|t| t.split(';').next().unwrap_or("").trim())
-    };
-    types.iter().all(|wanted| {
-        let major = wanted.split('/').next().unwrap_or("");
-        accepted().any(|a| {
-            a.eq_ignore_ascii_case(wanted)
-                || a == "*/*"
-                || a.strip_suffix("/*")
-                    .is_some_and(|m| m.eq_ignore_ascii_case(major))
-        })
-    })
+    // Bit i: types[i] is admitted.
+    let all = (1u32 << types.len()) - 1;
+    let mut admitted = 0u32;
+    let ranges = req
+        .headers()
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','));
+    for range in ranges {
+        let range = range.split(';').next().unwrap_or("").trim();
+        if range == "*/*" {
+            return true;
+        }
+        let major = range.strip_suffix("/*");
+        for (i, wanted) in types.iter().enumerate() {
+            let admits = range.eq_ignore_ascii_case(wanted)
+                || major.is_some_and(|m| {
+                    wanted
+                        .split_once('/')
+                        .is_some_and(|(w, _)| m.eq_ignore_ascii_case(w))
+                });
+            if admits {
+                admitted |= 1 << i;
+            }
+        }
+        if admitted == all {
+            return true;
+        }
+    }
+    admitted == all
 }
 
 /// `application/json`, optionally with `charset=utf-8` (JSON-RPC is UTF-8).
 fn is_json(req: &Request) -> bool {
-    let Some(ct) = header_str(req, "content-type") else {
+    let Some(ct) = header_str(req, &header::CONTENT_TYPE) else {
         return false;
     };
     let mut parts = ct.split(';').map(str::trim);
@@ -482,7 +509,7 @@ fn is_json(req: &Request) -> bool {
 }
 
 async fn read_body(req: &mut Request, max: usize) -> Result<Bytes, TransportError> {
-    let declared = header_str(req, "content-length").and_then(|v| v.parse::<usize>().ok());
+    let declared = header_str(req, &header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > max) {
         return Err(TransportError::PayloadTooLarge(max));
     }

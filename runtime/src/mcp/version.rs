@@ -4,8 +4,11 @@
 
 use std::fmt;
 
+use salvo::http::HeaderName;
+
 /// The header every request after `initialize` carries its version in (T-26).
-pub const VERSION_HEADER: &str = "mcp-protocol-version";
+/// A `HeaderName`, not a string: a lookup by name then skips parsing it.
+pub const VERSION_HEADER: HeaderName = HeaderName::from_static("mcp-protocol-version");
 
 /// A protocol revision this server speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

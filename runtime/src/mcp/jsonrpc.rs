@@ -49,14 +49,126 @@ impl RequestId {
 pub struct Request {
     pub id: RequestId,
     pub method: String,
+    /// The params without `_meta`, which is read into `meta`.
     pub params: Option<Value>,
+    pub meta: Meta,
 }
 
 /// A notification from the client (never answered).
 #[derive(Debug, Clone)]
 pub struct Notification {
     pub method: String,
+    /// The params without `_meta`, which is read into `meta`.
     pub params: Option<Value>,
+    pub meta: Meta,
+}
+
+/// The members of `params._meta` the server reads, taken out of `params`
+/// when the message is read (once, without a JSON tree for `_meta` on the
+/// hot path; nothing reads its other members). Each is kept as sent, so the
+/// checks that read it give their exact errors; `_meta` absent or not an
+/// object reads as all absent.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Meta {
+    /// `io.modelcontextprotocol/protocolVersion` (2026-07-28).
+    #[serde(
+        rename = "io.modelcontextprotocol/protocolVersion",
+        default,
+        deserialize_with = "present"
+    )]
+    pub version: Option<Value>,
+    /// `io.modelcontextprotocol/clientCapabilities` (2026-07-28).
+    #[serde(
+        rename = "io.modelcontextprotocol/clientCapabilities",
+        default,
+        deserialize_with = "present"
+    )]
+    pub capabilities: Option<Value>,
+    /// `io.modelcontextprotocol/logLevel` (2026-07-28).
+    #[serde(
+        rename = "io.modelcontextprotocol/logLevel",
+        default,
+        deserialize_with = "present"
+    )]
+    pub log_level: Option<Value>,
+    /// `progressToken`.
+    #[serde(rename = "progressToken", default, deserialize_with = "present")]
+    pub progress_token: Option<Value>,
+}
+
+impl Meta {
+    /// Take `_meta` out of params read as a tree.
+    fn take(params: &mut Option<Value>) -> Meta {
+        match params.as_mut().and_then(Value::as_object_mut) {
+            Some(p) => match p.remove("_meta") {
+                // Every member is a `Value`: an object always reads.
+                Some(m @ Value::Object(_)) => serde_json::from_value(m).unwrap_or_default(),
+                _ => Meta::default(),
+            },
+            None => Meta::default(),
+        }
+    }
+}
+
+/// A member that is there, read as `T` with `null` given to `T` (`Option`'s
+/// own reading takes `null` for absent).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// `params` read straight from the body with `_meta` read into `Meta` on the
+/// way. A `_meta` that is not an object (or `null`), or appears twice, fails
+/// the read, and the message is read as a tree instead.
+struct Params {
+    params: Value,
+    meta: Meta,
+}
+
+impl<'de> Deserialize<'de> for Params {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Params, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Params;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object or an array")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Params, A::Error> {
+                let mut params = Map::new();
+                let mut meta = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "_meta" {
+                        if meta.is_some() {
+                            return Err(serde::de::Error::duplicate_field("_meta"));
+                        }
+                        meta = Some(map.next_value::<Meta>()?);
+                    } else {
+                        // A repeated member: the last one, as in a tree.
+                        params.insert(key, map.next_value()?);
+                    }
+                }
+                Ok(Params {
+                    params: Value::Object(params),
+                    meta: meta.unwrap_or_default(),
+                })
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Params, A::Error> {
+                let array = Value::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(Params {
+                    params: array,
+                    meta: Meta::default(),
+                })
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 /// The client's answer to a request the server sent.
@@ -111,14 +223,24 @@ pub fn parse_message(value: Value) -> Result<Message, Malformed> {
             return Err(invalid(id, "`method` must be a string"));
         };
         let method = method.clone();
-        let params = match obj.remove("params") {
+        let mut params = match obj.remove("params") {
             None => None,
             Some(p @ (Value::Object(_) | Value::Array(_))) => Some(p),
             Some(_) => return Err(invalid(id, "`params` must be an object")),
         };
+        let meta = Meta::take(&mut params);
         return Ok(match id {
-            Some(id) => Message::Request(Request { id, method, params }),
-            None => Message::Notification(Notification { method, params }),
+            Some(id) => Message::Request(Request {
+                id,
+                method,
+                params,
+                meta,
+            }),
+            None => Message::Notification(Notification {
+                method,
+                params,
+                meta,
+            }),
         });
     }
     let has_result = obj.contains_key("result");
@@ -158,13 +280,9 @@ pub fn read_request(body: &[u8]) -> Option<Message> {
         id: Option<Value>,
         #[serde(borrow)]
         method: Option<Cow<'a, str>>,
+        // `null` or a scalar fails the read (the tree path's error).
         #[serde(default, deserialize_with = "present")]
-        params: Option<Value>,
-    }
-    /// A member that is there, `null` included (`Option`'s own reading
-    /// takes `null` for absent).
-    fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-        Value::deserialize(d).map(Some)
+        params: Option<Params>,
     }
 
     // A struct also reads from a JSON array: only an object is a message here.
@@ -176,17 +294,21 @@ pub fn read_request(body: &[u8]) -> Option<Message> {
         return None;
     }
     let method = envelope.method?.into_owned();
-    let params = match envelope.params {
-        None => None,
-        Some(p @ (Value::Object(_) | Value::Array(_))) => Some(p),
-        Some(_) => return None,
+    let (params, meta) = match envelope.params {
+        None => (None, Meta::default()),
+        Some(Params { params, meta }) => (Some(params), meta),
     };
     Some(match envelope.id {
-        None => Message::Notification(Notification { method, params }),
+        None => Message::Notification(Notification {
+            method,
+            params,
+            meta,
+        }),
         Some(id) => Message::Request(Request {
             id: RequestId::from_value(&id)?,
             method,
             params,
+            meta,
         }),
     })
 }
@@ -251,10 +373,9 @@ impl Request {
     /// The progress token the client sent in `_meta` (a string or an
     /// integer), if any.
     pub(crate) fn progress_token(&self) -> Option<Value> {
-        self.params
+        self.meta
+            .progress_token
             .as_ref()
-            .and_then(|p| p.get("_meta"))
-            .and_then(|m| m.get("progressToken"))
             .filter(|t| t.is_string() || t.is_i64())
             .cloned()
     }
@@ -352,6 +473,8 @@ mod tests {
             r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
             r#"{"jsonrpc":"2.0","method":"ns","params":[1,2]}"#,
             r#"{"jsonrpc":"2.0","id":9223372036854775807,"method":"ping","result":{}}"#,
+            r#"{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"_meta":{"progressToken":"p","io.modelcontextprotocol/logLevel":null,"other":{"a":1},"io.modelcontextprotocol/clientCapabilities":{"elicitation":{}}},"cursor":"c","cursor":"d"}}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"_meta":{}}}"#,
         ] {
             assert!(read(body).is_some(), "read without a tree: {body}");
             assert_eq!(read(body), by_tree(body.as_bytes()), "{body}");
@@ -370,9 +493,28 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":1,"method":"a","method":"b"}"#,
             r#"{"jsonrpc":"2.0","id":"s-1","result":{}}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":"ping""#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":null}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":"s"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":{},"_meta":{"progressToken":1}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":{"progressToken":1,"progressToken":2}}}"#,
         ] {
             assert_eq!(read(body), None, "{body}");
+            // The tree path reads them all the same way: `_meta` that is not
+            // an object is absent; a repeated member, the last.
+            if let Some(tree) = by_tree(body.as_bytes()) {
+                assert!(!tree.contains("\"_meta\""), "{tree}");
+            }
         }
+        // `_meta` is read out of params, its members kept as sent.
+        let Some(Message::Request(r)) = read_request(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"n","_meta":{"progressToken":7,"io.modelcontextprotocol/protocolVersion":5}}}"#,
+        ) else {
+            panic!("a request")
+        };
+        assert_eq!(r.params, Some(json!({"name": "n"})));
+        assert_eq!(r.meta.progress_token, Some(json!(7)));
+        assert_eq!(r.meta.version, Some(json!(5)));
+        assert_eq!(r.progress_token(), Some(json!(7)));
     }
 
     /// Any JSON value, nested a few levels, with JSON-RPC's keys likely.
@@ -390,7 +532,15 @@ mod tests {
         ];
         leaf.prop_recursive(3, 24, 6, |inner| {
             let key = prop::sample::select(vec![
-                "jsonrpc", "id", "method", "params", "result", "error", "x",
+                "jsonrpc",
+                "id",
+                "method",
+                "params",
+                "result",
+                "error",
+                "x",
+                "_meta",
+                "progressToken",
             ]);
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::FutureExt;
 use salvo::http::{HeaderMap, HeaderName, StatusCode};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -48,7 +48,7 @@ use crate::store::{StoreError, now_ms};
 /// The versions of this era the server speaks, newest first.
 pub const MODERN_VERSIONS: [&str; 1] = ["2026-07-28"];
 
-const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+pub(crate) const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
 const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
@@ -68,15 +68,12 @@ fn is_session_era(version: &str) -> bool {
 }
 
 /// Whether a POST's single message belongs to this era, from its `method`
-/// and `params` (a response has neither).
+/// and the version its `_meta` claims (a response has neither).
 pub(crate) fn claims_modern(
     headers: &HeaderMap,
     method: Option<&str>,
-    params: Option<&Value>,
+    claimed: Option<&Value>,
 ) -> bool {
-    let claimed = params
-        .and_then(|p| p.get("_meta"))
-        .and_then(|m| m.get(META_VERSION));
     match claimed {
         Some(Value::String(v)) => !is_session_era(v),
         Some(_) => true,
@@ -154,16 +151,9 @@ fn check(headers: &HeaderMap, req: &Request) -> Result<Claims, Refusal> {
             "Header mismatch: MCP-Protocol-Version is required",
         ));
     };
-    let meta = req
-        .params
-        .as_ref()
-        .and_then(|p| p.get("_meta"))
-        .and_then(Value::as_object);
-    let empty = Map::new();
-    let meta = meta.unwrap_or(&empty);
-    // Each key looked up once: `_meta`'s keys are long, and every lookup
-    // hashes the key (the hot path).
-    let (version, capabilities) = match (meta.get(META_VERSION), meta.get(META_CAPABILITIES)) {
+    // Read from the body once (`jsonrpc::Meta`): no lookups here.
+    let meta = &req.meta;
+    let (version, capabilities) = match (&meta.version, &meta.capabilities) {
         (Some(v), Some(c)) => (v, c),
         (v, c) => {
             let missing: Vec<&str> = [(META_VERSION, v), (META_CAPABILITIES, c)]
@@ -228,7 +218,7 @@ fn check(headers: &HeaderMap, req: &Request) -> Result<Claims, Refusal> {
             ));
         }
     }
-    let log_level = match meta.get(META_LOG_LEVEL) {
+    let log_level = match &meta.log_level {
         None | Some(Value::Null) => None,
         Some(l) => Some(l.as_str().and_then(LogLevel::parse).ok_or_else(|| {
             bad(
@@ -721,7 +711,11 @@ mod tests {
     }
 
     fn claims(headers: &HeaderMap, message: &Value) -> bool {
-        claims_modern(headers, message["method"].as_str(), message.get("params"))
+        claims_modern(
+            headers,
+            message["method"].as_str(),
+            message["params"]["_meta"].get(META_VERSION),
+        )
     }
 
     #[test]

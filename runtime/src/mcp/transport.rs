@@ -199,12 +199,12 @@ impl McpEndpoint {
                 single => parse(single)?,
             },
         };
-        let (method, params) = match &message {
-            Message::Request(r) => (Some(r.method.as_str()), r.params.as_ref()),
-            Message::Notification(n) => (Some(n.method.as_str()), n.params.as_ref()),
-            Message::Response(r) => (None, r.message.get("params")),
+        let (method, claimed) = match &message {
+            Message::Request(r) => (Some(r.method.as_str()), r.meta.version.as_ref()),
+            Message::Notification(n) => (Some(n.method.as_str()), n.meta.version.as_ref()),
+            Message::Response(r) => (None, r.message["params"]["_meta"].get(modern::META_VERSION)),
         };
-        if modern::claims_modern(req.headers(), method, params) {
+        if modern::claims_modern(req.headers(), method, claimed) {
             self.post_modern(req, principal, message).await
         } else {
             self.post_single(req, principal, message).await

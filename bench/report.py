@@ -76,6 +76,10 @@ if doc_commit:
         "requests/s on a shared host.",
         f"- {rounds} rounds of {secs} s each; every figure is the median over rounds. A ratio is taken within "
         "each round against the bare echo measured just before it at the same connection count (the servers run side by side, idle until loaded), and the median of those is shown.",
+        "- The floor under each call (32 connections): the bare echo sent that call's request byte for byte (a real "
+        "bearer token and session from the SQLite server, the MCP headers, the same body; `loadgen bare-call` and "
+        "`bare-modern`). It reads and echoes the request and does nothing else, so no server that answers the request "
+        "can beat it; a call is also shown as a ratio to its floor.",
         "- Token endpoint: refresh grants (each connection rotates its own chain) and authorization-code exchanges "
         "(2,000 codes minted first, untimed). Memory: server RSS idle, after 10,000 `initialize`s, and with 1,000 "
         "idle GET SSE streams open. Cold start: process start to the first successful `initialize` on an existing SQLite database.",

@@ -8,6 +8,7 @@ pub(crate) mod core;
 mod definition;
 mod error;
 mod handle;
+mod headers;
 mod inflight;
 mod input;
 mod input_required;

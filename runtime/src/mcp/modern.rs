@@ -31,6 +31,7 @@ use super::context::{ClientRequestError, Context, ContextParts};
 use super::core::Core;
 use super::error::{McpError, TransportError};
 use super::handle::ServerHandle;
+use super::headers::header;
 use super::input_required::{Binding, Outcome, Round, run_until_input};
 use super::jsonrpc::{Request, RequestId};
 use super::logging::LogLevel;
@@ -80,10 +81,7 @@ pub(crate) fn claims_modern(
         None => {
             !headers.contains_key(&SESSION_HEADER)
                 && method != Some("initialize")
-                && headers
-                    .get(&VERSION_HEADER)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| MODERN_VERSIONS.contains(&v.trim()))
+                && header(headers, &VERSION_HEADER).is_some_and(|v| MODERN_VERSIONS.contains(&v))
         }
     }
 }
@@ -125,16 +123,9 @@ fn refuse(
     }
 }
 
-/// Header names as `HeaderName`s: a lookup by a string parses it first.
+/// Header names as `HeaderName`s (`headers::header`).
 const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
 const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
-
-fn header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-}
 
 /// What a checked request carries in `_meta`.
 struct Claims {

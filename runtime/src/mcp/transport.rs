@@ -14,6 +14,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::core::Core;
 use super::error::{McpError, TransportError};
+use super::headers::header;
 use super::jsonrpc::{self, Message, Request as RpcRequest, parse_message};
 use super::modern;
 use super::outbound::Outbound;
@@ -132,7 +133,7 @@ impl Handler for McpEndpoint {
             .cloned()
             .unwrap_or_else(|| Arc::new(Principal::local()));
         // The version for error bodies: the client's header when it is one we know.
-        let version = header_str(req, &VERSION_HEADER)
+        let version = header(req.headers(), &VERSION_HEADER)
             .and_then(ProtocolVersion::parse)
             .unwrap_or(ProtocolVersion::DEFAULT);
         if req.method() == Method::OPTIONS {
@@ -377,8 +378,8 @@ impl McpEndpoint {
             .ok_or(TransportError::TooManyStreams(
                 core.settings.streams_per_user,
             ))?;
-        let resuming = header_str(req, &LAST_EVENT_ID).is_some();
-        let (stream, after) = match header_str(req, &LAST_EVENT_ID) {
+        let resuming = header(req.headers(), &LAST_EVENT_ID).is_some();
+        let (stream, after) = match header(req.headers(), &LAST_EVENT_ID) {
             Some(last) => {
                 let bad = || TransportError::BadLastEventId(last.to_string());
                 let (stream, seq) = streams::parse_event_id(last).ok_or_else(bad)?;
@@ -426,7 +427,7 @@ impl McpEndpoint {
 
     /// T-19…T-21, T-24…T-26: the request's session, and its version header.
     async fn session(&self, req: &Request, principal: &Principal) -> Result<Session, Failure> {
-        let id = header_str(req, &SESSION_HEADER).ok_or(TransportError::MissingSession)?;
+        let id = header(req.headers(), &SESSION_HEADER).ok_or(TransportError::MissingSession)?;
         // T-26: a header that is not even text is as invalid as an unknown
         // version (it is not "absent").
         if let Some(raw) = req.headers().get(&VERSION_HEADER) {
@@ -448,16 +449,9 @@ impl McpEndpoint {
     }
 }
 
-fn header_str<'a>(req: &'a Request, name: &HeaderName) -> Option<&'a str> {
-    req.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-}
-
 /// Whether the Accept header admits every one of `types` (wildcards count; no
-/// Accept header admits nothing, as the SDKs do).
-/// One pass over the header's media ranges (the hot path: every POST).
+/// Accept header admits nothing, as the SDKs do), in one pass over its media
+/// ranges (the hot path: every POST).
 fn accepts(req: &Request, types: &[&str]) -> bool {
     // Bit i: types[i] is admitted.
     let all = (1u32 << types.len()) - 1;
@@ -494,7 +488,7 @@ fn accepts(req: &Request, types: &[&str]) -> bool {
 
 /// `application/json`, optionally with `charset=utf-8` (JSON-RPC is UTF-8).
 fn is_json(req: &Request) -> bool {
-    let Some(ct) = header_str(req, &header::CONTENT_TYPE) else {
+    let Some(ct) = header(req.headers(), &header::CONTENT_TYPE) else {
         return false;
     };
     let mut parts = ct.split(';').map(str::trim);
@@ -509,7 +503,8 @@ fn is_json(req: &Request) -> bool {
 }
 
 async fn read_body(req: &mut Request, max: usize) -> Result<Bytes, TransportError> {
-    let declared = header_str(req, &header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
+    let declared =
+        header(req.headers(), &header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > max) {
         return Err(TransportError::PayloadTooLarge(max));
     }

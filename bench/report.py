@@ -65,7 +65,8 @@ if doc_commit:
         "## Method",
         "",
         "- Servers: `bench-server` (`specs/bench.yaml`: OAuth on, one `echo` tool) and, as the baseline, "
-        "`bare-echo`, a salvo handler that parses a JSON body and writes it back (same salvo, tokio, serde_json and allocator: mimalloc).",
+        "`bare-echo`, a salvo handler that parses a JSON body and writes it back (same salvo, tokio, serde_json and allocator: mimalloc), both built with the workspace's release profile "
+        "(fat LTO, one codegen unit, as servers ship: `Cargo.toml`).",
         "- The server is pinned to core 0 and the load generator (`loadgen`, one thread, HTTP/1.1 keep-alive, "
         "TCP_NODELAY) to core 1 with `taskset`. Each connection sends its next request as soon as it has read the previous answer.",
         "- The hot path is `tools/call` of `echo` with a valid bearer token in a live session at protocol 2025-11-25: "

@@ -49,6 +49,12 @@ backend_tests! {
             (Some("application/json, text/event-stream"), StatusCode::OK),
             (Some("text/event-stream;q=0.9, application/json"), StatusCode::OK),
             (Some("*/*"), StatusCode::OK),
+            (Some("application/*, text/*"), StatusCode::OK),
+            (Some(" Application/JSON ;q=1 ,TEXT/EVENT-STREAM"), StatusCode::OK),
+            // Near misses: a longer type, a major type only, a parameter's value.
+            (Some("application/jsonl, text/event-stream"), StatusCode::NOT_ACCEPTABLE),
+            (Some("application, text/event-stream"), StatusCode::NOT_ACCEPTABLE),
+            (Some("text/event-stream; x=application/json"), StatusCode::NOT_ACCEPTABLE),
         ] {
             let mut req = session.client.http.post(&session.client.url)
                 .header("content-type", "application/json")

@@ -127,9 +127,9 @@ fn refuse(
 const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
 const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
 
-/// What a checked request carries in `_meta`.
+/// What a checked request carries in `_meta` besides its client
+/// capabilities (which stay in `req.meta`, checked to be an object).
 struct Claims {
-    capabilities: Value,
     log_level: Option<LogLevel>,
 }
 
@@ -164,12 +164,12 @@ fn check(headers: &HeaderMap, req: &Request) -> Result<Claims, Refusal> {
             &format!("Invalid params: `_meta.{META_VERSION}` must be a string"),
         ));
     };
-    let Some(capabilities) = capabilities.as_object() else {
+    if !capabilities.is_object() {
         return Err(bad(
             -32602,
             &format!("Invalid params: `_meta.{META_CAPABILITIES}` must be an object"),
         ));
-    };
+    }
     if version != version_header {
         return Err(bad(
             HEADER_MISMATCH,
@@ -218,10 +218,7 @@ fn check(headers: &HeaderMap, req: &Request) -> Result<Claims, Refusal> {
             )
         })?),
     };
-    Ok(Claims {
-        capabilities: Value::Object(capabilities.clone()),
-        log_level,
-    })
+    Ok(Claims { log_level })
 }
 
 /// Methods of the session era only (and `subscriptions/listen`, not served
@@ -243,8 +240,14 @@ fn exists_in_this_era(method: &str) -> bool {
 }
 
 /// What the tool's context may ask of the server in this era: no session to
-/// notify or to carry a request to the client.
+/// notify or to carry a request to the client. Made once per endpoint
+/// ([`stateless`]), not per request.
 struct Stateless(Arc<Core>);
+
+/// The handle every request of this era gives its tool's context.
+pub(crate) fn stateless(core: &Arc<Core>) -> Arc<dyn ServerHandle> {
+    Arc::new(Stateless(core.clone()))
+}
 
 #[salvo::async_trait]
 impl ServerHandle for Stateless {
@@ -291,6 +294,7 @@ pub(crate) enum Served {
 /// Serve one request of this era.
 pub(crate) async fn serve(
     core: &Arc<Core>,
+    handle: &Arc<dyn ServerHandle>,
     headers: &HeaderMap,
     principal: &Arc<Principal>,
     req: Request,
@@ -338,10 +342,12 @@ pub(crate) async fn serve(
             }
         },
     };
+    // Checked to be an object: taken, not copied.
+    let capabilities = req.meta.capabilities.take().unwrap_or_default();
     let (out, rx) = Outbound::channel();
     let ctx = Context::new(ContextParts {
-        server: Arc::new(Stateless(core.clone())),
-        session: Session::stateless(&principal.user_id, claims.capabilities, claims.log_level),
+        server: handle.clone(),
+        session: Session::stateless(&principal.user_id, capabilities, claims.log_level),
         principal: principal.clone(),
         request_id: req.id.clone(),
         progress_token: req.progress_token(),

@@ -14,6 +14,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::core::Core;
 use super::error::{McpError, TransportError};
+use super::handle::ServerHandle;
 use super::headers::header;
 use super::jsonrpc::{self, Message, Request as RpcRequest, parse_message};
 use super::modern;
@@ -33,13 +34,19 @@ const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
 /// The salvo handler for the MCP endpoint.
 pub struct McpEndpoint {
     core: Arc<Core>,
+    /// What a 2026-07-28 request's tool context may ask of the server.
+    stateless: Arc<dyn ServerHandle>,
     /// With OAuth: how to word a 403 `insufficient_scope` challenge.
     challenge: Option<Challenge>,
 }
 
 impl McpEndpoint {
     pub(crate) fn new(core: Arc<Core>, challenge: Option<Challenge>) -> McpEndpoint {
-        McpEndpoint { core, challenge }
+        McpEndpoint {
+            stateless: modern::stateless(&core),
+            core,
+            challenge,
+        }
     }
 
     /// A-RS-10: 403 with the scopes the request needs, those the token already
@@ -224,7 +231,16 @@ impl McpEndpoint {
             return Ok(Reply::Accepted.into());
         };
         let scopes = |r: &RpcRequest| self.check_scopes(principal, std::slice::from_ref(r));
-        match modern::serve(&self.core, req.headers(), principal, r, scopes).await {
+        match modern::serve(
+            &self.core,
+            &self.stateless,
+            req.headers(),
+            principal,
+            r,
+            scopes,
+        )
+        .await
+        {
             Ok(modern::Served::Json(StatusCode::OK, body)) => {
                 Ok(Reply::Json(body.to_string()).into())
             }
@@ -456,31 +472,38 @@ fn accepts(req: &Request, types: &[&str]) -> bool {
     // Bit i: types[i] is admitted.
     let all = (1u32 << types.len()) - 1;
     let mut admitted = 0u32;
-    let ranges = req
+    // Over bytes: splitting `str`s by `char` patterns cost a request about a
+    // thousand instructions for the two ranges every SDK sends.
+    let values = req
         .headers()
         .get_all(header::ACCEPT)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','));
-    for range in ranges {
-        let range = range.split(';').next().unwrap_or("").trim();
-        if range == "*/*" {
-            return true;
-        }
-        let major = range.strip_suffix("/*");
-        for (i, wanted) in types.iter().enumerate() {
-            let admits = range.eq_ignore_ascii_case(wanted)
-                || major.is_some_and(|m| {
-                    wanted
-                        .split_once('/')
-                        .is_some_and(|(w, _)| m.eq_ignore_ascii_case(w))
-                });
-            if admits {
-                admitted |= 1 << i;
+        .filter_map(|v| v.to_str().ok());
+    for value in values {
+        for range in value.as_bytes().split(|&b| b == b',') {
+            let range = range
+                .split(|&b| b == b';')
+                .next()
+                .unwrap_or_default()
+                .trim_ascii();
+            if range == b"*/*" {
+                return true;
             }
-        }
-        if admitted == all {
-            return true;
+            let major = range.strip_suffix(b"/*");
+            for (i, wanted) in types.iter().enumerate() {
+                let admits = range.eq_ignore_ascii_case(wanted.as_bytes())
+                    || major.is_some_and(|m| {
+                        wanted
+                            .split_once('/')
+                            .is_some_and(|(w, _)| m.eq_ignore_ascii_case(w.as_bytes()))
+                    });
+                if admits {
+                    admitted |= 1 << i;
+                }
+            }
+            if admitted == all {
+                return true;
+            }
         }
     }
     admitted == all
@@ -491,15 +514,15 @@ fn is_json(req: &Request) -> bool {
     let Some(ct) = header(req.headers(), &header::CONTENT_TYPE) else {
         return false;
     };
-    let mut parts = ct.split(';').map(str::trim);
-    let essence = parts.next().unwrap_or("").to_ascii_lowercase();
-    let charset_ok = parts.all(|p| match p.split_once('=') {
-        Some((k, v)) if k.trim().eq_ignore_ascii_case("charset") => {
-            v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
-        }
-        _ => true,
-    });
-    essence == "application/json" && charset_ok
+    let mut parts = ct.split(';');
+    let essence = parts.next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
+        && parts.all(|p| match p.split_once('=') {
+            Some((k, v)) if k.trim().eq_ignore_ascii_case("charset") => {
+                v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+            }
+            _ => true,
+        })
 }
 
 async fn read_body(req: &mut Request, max: usize) -> Result<Bytes, TransportError> {

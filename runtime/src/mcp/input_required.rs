@@ -23,7 +23,7 @@
 use std::collections::HashMap;
 use std::future::{Future, poll_fn};
 use std::pin::pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 
 use indexmap::IndexMap;
@@ -43,10 +43,16 @@ pub(crate) const STATE_LIFETIME_SECS: i64 = 30 * 60;
 /// server opens as a request state.
 const SEAL_PURPOSE: &str = "gatehouse mcp requestState v1";
 
-/// Whether a method may answer with an `InputRequiredResult` (SEP-2322: only
-/// these; `tasks/result` is part of the tasks extension, not served).
-pub(crate) fn may_require_input(method: &str) -> bool {
-    matches!(method, "tools/call" | "prompts/get" | "resources/read")
+/// A method that may answer with an `InputRequiredResult` (SEP-2322: only
+/// these; `tasks/result` is part of the tasks extension, not served), as a
+/// `'static` name a binding holds without a copy.
+fn input_method(method: &str) -> Option<&'static str> {
+    match method {
+        "tools/call" => Some("tools/call"),
+        "prompts/get" => Some("prompts/get"),
+        "resources/read" => Some("resources/read"),
+        _ => None,
+    }
 }
 
 /// What a request state belongs to, as a retry names it. The arguments are
@@ -54,12 +60,12 @@ pub(crate) fn may_require_input(method: &str) -> bool {
 /// a call that never asks anything does not pay for the digest.
 #[derive(Debug, Clone)]
 pub(crate) struct Binding {
-    method: String,
+    method: &'static str,
     /// The tool or prompt name, or the resource URI.
     target: String,
     arguments: Value,
-    user: String,
-    client: Option<String>,
+    /// The caller (its user and client are sealed).
+    principal: Arc<Principal>,
 }
 
 /// A binding as sealed into a state: the arguments as a digest.
@@ -79,11 +85,9 @@ impl Binding {
     pub(crate) fn of(
         method: &str,
         params: Option<&Value>,
-        principal: &Principal,
+        principal: &Arc<Principal>,
     ) -> Option<Binding> {
-        if !may_require_input(method) {
-            return None;
-        }
+        let method = input_method(method)?;
         let get = |k: &str| params.and_then(|p| p.get(k));
         let target = get(if method == "resources/read" {
             "uri"
@@ -93,21 +97,20 @@ impl Binding {
         .and_then(Value::as_str)
         .unwrap_or_default();
         Some(Binding {
-            method: method.to_string(),
+            method,
             target: target.to_string(),
             arguments: get("arguments").cloned().unwrap_or(Value::Null),
-            user: principal.user_id.clone(),
-            client: principal.client_id.clone(),
+            principal: principal.clone(),
         })
     }
 
     fn sealed(&self) -> SealedBinding {
         SealedBinding {
-            method: self.method.clone(),
+            method: self.method.to_string(),
             target: self.target.clone(),
             arguments: digest(&self.arguments),
-            user: self.user.clone(),
-            client: self.client.clone(),
+            user: self.principal.user_id.clone(),
+            client: self.principal.client_id.clone(),
         }
     }
 }
@@ -396,7 +399,12 @@ mod tests {
     }
 
     fn binding(args: Value, user: &str) -> Binding {
-        Binding::of("tools/call", call(args).as_ref(), &principal(user)).unwrap()
+        Binding::of(
+            "tools/call",
+            call(args).as_ref(),
+            &Arc::new(principal(user)),
+        )
+        .unwrap()
     }
 
     const NOW: i64 = 1_000_000;

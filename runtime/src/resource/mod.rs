@@ -108,9 +108,8 @@ impl BearerAuth {
         let token = bearer.token().trim();
         // A token verified before: no signature check; its revocation status is
         // read again once it is older than a second (verified.rs).
-        let key = VerifiedTokens::key(token);
         let epoch = self.oauth.store.revocations();
-        let stale = match self.verified.lookup(&key, epoch) {
+        let stale = match self.verified.lookup(token, epoch) {
             Lookup::Fresh(v) => return Ok(v.principal.clone()),
             Lookup::Stale(v) => Some(v),
             Lookup::Unknown => None,
@@ -154,12 +153,12 @@ impl BearerAuth {
                     Some(v) => self.verified.confirmed(v, epoch),
                     None => self
                         .verified
-                        .insert(key, principal.clone(), jti, expires_at, epoch),
+                        .insert(token, principal.clone(), jti, expires_at, epoch),
                 }
                 Ok(principal)
             }
             Ok(AccessStatus::Inactive) => {
-                self.verified.forget(&key);
+                self.verified.forget(token);
                 Err((
                     StatusCode::UNAUTHORIZED,
                     Some("the token has been revoked or is no longer valid".into()),

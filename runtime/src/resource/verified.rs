@@ -3,9 +3,9 @@
 //!
 //! An entry is keyed by the token itself and lives until the token expires.
 //! A lookup hashes the presented token with the cache's fast hasher and compares
-//! it with a remembered one in constant time: no SHA-256 of a JWT of about 600
-//! bytes on every request (ten compression rounds, about 0.4 µs, which the
-//! profile showed as the largest single cost of a cached bearer check). Holding
+//! it with a remembered one in constant time: no SHA-256 of a JWT of about 500
+//! bytes on every request (nine compression rounds, about 0.3 µs of the bench
+//! machine's CPU, as much as the rest of a cached bearer check). Holding
 //! the token rather than its digest exposes nothing a memory dump would not
 //! (the process holds its signing keys). Its revocation status is re-read from the store when the last
 //! reading is older than [`REVALIDATE_MS`], so a token revoked on any replica

@@ -32,6 +32,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::error::McpError;
+use super::jsonrpc::{find, member};
 use crate::oauth::sealing::{SealError, Sealer};
 use crate::principal::Principal;
 
@@ -88,7 +89,7 @@ impl Binding {
         principal: &Arc<Principal>,
     ) -> Option<Binding> {
         let method = input_method(method)?;
-        let get = |k: &str| params.and_then(|p| p.get(k));
+        let get = |k: &str| params.and_then(|p| member(p, k));
         let target = get(if method == "resources/read" {
             "uri"
         } else {
@@ -175,7 +176,11 @@ impl Round {
     ) -> Result<Round, McpError> {
         let invalid = |m: &str| McpError::InvalidParams(m.to_string());
         let (responses, state) = match params.as_mut().and_then(Value::as_object_mut) {
-            Some(p) => (p.remove("inputResponses"), p.remove("requestState")),
+            // Usually neither is there: looked for before any removal hashes.
+            Some(p) => {
+                let mut take = |k: &str| find(p, k).is_some().then(|| p.remove(k)).flatten();
+                (take("inputResponses"), take("requestState"))
+            }
             None => (None, None),
         };
         let mut answers = IndexMap::new();

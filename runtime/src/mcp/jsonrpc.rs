@@ -381,6 +381,27 @@ impl Request {
     }
 }
 
+/// Objects this small are searched by comparing keys in order.
+pub(crate) const SMALL_OBJECT: usize = 8;
+
+/// A member of `value` if it is an object (`Value::get` for a key). A small
+/// object (every `params` a client sends) is searched by comparing its keys
+/// in order: serde_json's ordered map hashes the key with SipHash first,
+/// which costs more than comparing a handful of short keys, and a
+/// `tools/call` looks its members up about eight times. Keys are unique, so
+/// the member found is the one `get` finds.
+pub(crate) fn member<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+    find(value.as_object()?, key)
+}
+
+/// `object.get(key)`, as [`member`] looks.
+pub(crate) fn find<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if object.len() > SMALL_OBJECT {
+        return object.get(key);
+    }
+    object.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+}
+
 /// The params of a request as an object (absent params read as `{}`).
 pub fn params_object(params: Option<Value>) -> Result<Map<String, Value>, McpError> {
     match params {
@@ -393,6 +414,30 @@ pub fn params_object(params: Option<Value>) -> Result<Map<String, Value>, McpErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn members_are_found_as_get_finds_them() {
+        let mut big = Map::new();
+        for i in 0..20 {
+            big.insert(format!("k{i}"), json!(i));
+        }
+        for value in [
+            json!({"name": "echo", "arguments": {"text": "hi"}, "_meta": {}}),
+            json!({}),
+            json!({"": 1, "name ": 2, "Name": 3}),
+            Value::Object(big),
+            json!([1, 2]),
+            json!("name"),
+            Value::Null,
+        ] {
+            for key in ["name", "arguments", "", "k3", "k19", "k20", "Name", "nam"] {
+                assert_eq!(member(&value, key), value.get(key), "{value} {key:?}");
+                if let Some(object) = value.as_object() {
+                    assert_eq!(find(object, key), object.get(key));
+                }
+            }
+        }
+    }
 
     fn err(v: Value) -> (Option<RequestId>, i64) {
         let m = parse_message(v).unwrap_err();

@@ -200,7 +200,7 @@ fn check(headers: &HeaderMap, req: &Request) -> Result<Claims, Refusal> {
         let in_body = req
             .params
             .as_ref()
-            .and_then(|p| p.get(key))
+            .and_then(|p| super::jsonrpc::member(p, key))
             .and_then(Value::as_str);
         if in_body.is_some() && header(headers, &MCP_NAME) != in_body {
             return Err(bad(

@@ -283,7 +283,15 @@ backend_tests! {
         let parts: Vec<&str> = good.split('.').collect();
         let tampered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(with("sub", json!("someone-else")).to_string()), parts[2]);
         let alg_none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(json!({ "alg": "none", "typ": "at+jwt" }).to_string()), parts[1]);
+        // The good token is remembered (resource/verified.rs): near misses of
+        // it must not find its entry.
+        let mut last_changed = good.clone();
+        let last = last_changed.pop().unwrap();
+        last_changed.push(if last == 'A' { 'B' } else { 'A' });
         let cases = vec![
+            ("cached token, last byte changed", last_changed),
+            ("cached token, a byte appended", format!("{good}A")),
+            ("cached token, last byte cut", good[..good.len() - 1].to_string()),
             ("wrong audience", mint(&server, header.clone(), with("aud", json!("https://other.example.com/mcp"))).await),
             ("expired", mint(&server, header.clone(), with("exp", json!(now() - 60))).await),
             ("wrong issuer", mint(&server, header.clone(), with("iss", json!("https://evil.example.com"))).await),

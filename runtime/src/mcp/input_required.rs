@@ -44,6 +44,17 @@ pub(crate) const STATE_LIFETIME_SECS: i64 = 30 * 60;
 /// server opens as a request state.
 const SEAL_PURPOSE: &str = "gatehouse mcp requestState v1";
 
+/// The member of `params` that names what a method acts on: the tool or
+/// prompt (`name`) or the resource (`uri`). The same three methods carry it
+/// in `Mcp-Name` (2026-07-28) and may answer with an `InputRequiredResult`.
+pub(crate) fn target_key(method: &str) -> Option<&'static str> {
+    match method {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" => Some("uri"),
+        _ => None,
+    }
+}
+
 /// A method that may answer with an `InputRequiredResult` (SEP-2322: only
 /// these; `tasks/result` is part of the tasks extension, not served), as a
 /// `'static` name a binding holds without a copy.
@@ -90,13 +101,10 @@ impl Binding {
     ) -> Option<Binding> {
         let method = input_method(method)?;
         let get = |k: &str| params.and_then(|p| member(p, k));
-        let target = get(if method == "resources/read" {
-            "uri"
-        } else {
-            "name"
-        })
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+        let target = target_key(method)
+            .and_then(get)
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         Some(Binding {
             method,
             target: target.to_string(),

@@ -32,7 +32,7 @@ use super::core::Core;
 use super::error::{McpError, TransportError};
 use super::handle::ServerHandle;
 use super::headers::header;
-use super::input_required::{Binding, Outcome, Round, run_until_input};
+use super::input_required::{Binding, Outcome, Round, run_until_input, target_key};
 use super::jsonrpc::{Request, RequestId};
 use super::logging::LogLevel;
 use super::methods::Answer;
@@ -191,12 +191,7 @@ fn check(headers: &HeaderMap, req: &Request) -> Result<Claims, Refusal> {
             "Header mismatch: Mcp-Method must name the request's method",
         ));
     }
-    let name_key = match req.method.as_str() {
-        "tools/call" | "prompts/get" => Some("name"),
-        "resources/read" => Some("uri"),
-        _ => None,
-    };
-    if let Some(key) = name_key {
+    if let Some(key) = target_key(&req.method) {
         let in_body = req
             .params
             .as_ref()

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::mcp::context::CompletionRef;
 use crate::mcp::error::McpError;
-use crate::mcp::jsonrpc::{SMALL_OBJECT, find, member, params_object};
+use crate::mcp::jsonrpc::{find, member, params_object, take};
 use crate::mcp::logging::LogLevel;
 
 fn invalid(message: impl Into<String>) -> McpError {
@@ -21,19 +21,6 @@ fn string(object: &Map<String, Value>, key: &str, name: &str) -> Result<String, 
         .and_then(Value::as_str)
         .map(str::to_string)
         .ok_or_else(|| invalid(format!("`{name}` must be a string")))
-}
-
-/// A member's value moved out of `object`, which is dropped after (a null is
-/// left in its place): no hashing of the key, as `remove` would, for the
-/// small objects clients send (`jsonrpc::find`).
-fn take(object: &mut Map<String, Value>, key: &str) -> Option<Value> {
-    if object.len() > SMALL_OBJECT {
-        return object.remove(key);
-    }
-    object
-        .iter_mut()
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v.take())
 }
 
 /// The params of a list method (`tools/list`, `prompts/list`, …).
@@ -251,20 +238,5 @@ mod tests {
                 .level,
             LogLevel::Error
         );
-    }
-
-    #[test]
-    fn take_moves_out_what_remove_would() {
-        let mut big = Map::new();
-        for i in 0..20 {
-            big.insert(format!("k{i}"), json!(i));
-        }
-        let small = json!({"name": "echo", "arguments": {"text": "hi"}, "n": null});
-        for object in [small.as_object().unwrap().clone(), big] {
-            for key in ["arguments", "name", "n", "k0", "k19", "absent", ""] {
-                let (mut a, mut b) = (object.clone(), object.clone());
-                assert_eq!(take(&mut a, key), b.remove(key), "{key:?}");
-            }
-        }
     }
 }

@@ -174,6 +174,7 @@ pub struct Process {
     child: Child,
     pub url: String,
     lines: Vec<String>,
+    log: Option<std::sync::mpsc::Receiver<String>>,
 }
 
 impl Process {
@@ -193,15 +194,39 @@ impl Process {
         listen: &str,
         env: &[(&str, &str)],
     ) -> Process {
+        Self::start(binary, database_url, listen, env, false)
+    }
+
+    /// As [`Process::spawn_with_env`], with the server's log (standard error)
+    /// kept for [`Process::log_line`] instead of passed through.
+    pub fn spawn_logging(binary: &str, database_url: &str, env: &[(&str, &str)]) -> Process {
+        Self::start(binary, database_url, "127.0.0.1:0", env, true)
+    }
+
+    fn start(
+        binary: &str,
+        database_url: &str,
+        listen: &str,
+        env: &[(&str, &str)],
+        logging: bool,
+    ) -> Process {
         let mut child = Command::new(binary)
             .env("DATABASE_URL", database_url)
             .env("GATEHOUSE_LISTEN", listen)
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if logging {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .expect("the server binary starts");
+        let log = logging.then(|| {
+            let stderr = child.stderr.take().expect("piped stderr");
+            lines_of(stderr)
+        });
         let rx = stdout_lines(&mut child);
         let mut lines = Vec::new();
         let url = loop {
@@ -217,7 +242,26 @@ impl Process {
                 break u;
             }
         };
-        Process { child, url, lines }
+        Process {
+            child,
+            url,
+            lines,
+            log,
+        }
+    }
+
+    /// The first log line from now on that contains `needle` (waits up to ten
+    /// seconds; `None` if none came). Needs [`Process::spawn_logging`].
+    pub fn log_line(&self, needle: &str) -> Option<String> {
+        let log = self.log.as_ref().expect("started with spawn_logging");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.checked_duration_since(std::time::Instant::now())?;
+            let line = log.recv_timeout(left).ok()?;
+            if line.contains(needle) {
+                return Some(line);
+            }
+        }
     }
 
     /// What the server printed up to the line announcing its URL.
@@ -246,10 +290,13 @@ impl Drop for Process {
 /// A child's standard output, line by line, read on a thread of its own (so a
 /// test can wait for a line with a timeout).
 pub fn stdout_lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
-    let stdout = child.stdout.take().expect("piped stdout");
+    lines_of(child.stdout.take().expect("piped stdout"))
+}
+
+fn lines_of(out: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
             if tx.send(line).is_err() {
                 return;
             }

@@ -47,6 +47,60 @@ async fn auth_none_stays_on_loopback() {
     let _ = Duration::ZERO;
 }
 
+/// The log at the default level (`info`, as servers ship): a failed call's
+/// line says which HTTP request it was (the `X-Request-Id` the caller sent, on
+/// the request span), which JSON-RPC method and which session, although the
+/// per-call `rpc` span is only opened at `debug` (issue 13: it cost about 5%
+/// of a call).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_calls_are_logged_with_request_method_and_session() {
+    let db = TestDb::sqlite().await;
+    let server = Process::spawn_logging(TESTKIT, db.url(), &[("RUST_LOG", "info,sqlx=warn")]);
+    let session = server.client().initialize("2025-11-25").await;
+    let call = |request_id: &'static str, tool: &'static str| {
+        session
+            .post()
+            .header("x-request-id", request_id)
+            .json(&serde_json::json!({
+                "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                "params": { "name": tool, "arguments": {} }
+            }))
+            .send()
+    };
+    let reply =
+        gatehouse_tests::client::read_reply(call("call-that-panics", "explode").await.unwrap())
+            .await;
+    assert_eq!(reply.body()["error"]["code"], -32603, "{:?}", reply.body());
+    let line = server
+        .log_line("a handler panicked")
+        .expect("the panic is logged");
+    for part in [
+        "id=call-that-panics",
+        "rpc=\"tools/call\"",
+        &format!("session=\"{}\"", session.id),
+    ] {
+        assert!(line.contains(part), "{part} in {line}");
+    }
+    assert!(!line.contains("rpc{"), "no rpc span at info: {line}");
+    // A tool's internal error: the line names the tool, under its request.
+    let result =
+        gatehouse_tests::client::read_reply(call("call-that-crashes", "crash").await.unwrap())
+            .await;
+    assert_eq!(
+        result.body()["result"]["isError"],
+        true,
+        "{:?}",
+        result.body()
+    );
+    let line = server
+        .log_line("tool failed")
+        .expect("the failure is logged");
+    assert!(
+        line.contains("id=call-that-crashes") && line.contains("tool=crash"),
+        "{line}"
+    );
+}
+
 const GATED: &str = env!("CARGO_BIN_EXE_gated-server");
 
 /// Run the gated server's command line with `env` on `db`.

@@ -14,7 +14,7 @@ pub struct RequestIds;
 /// A generated id: a random prefix drawn once per process and a counter, as 32
 /// hex digits. Unique across replicas and restarts without a system call per
 /// request (a v4 UUID costs a `getrandom`); ids need not be secret.
-fn generate() -> String {
+fn generate() -> HeaderValue {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
     static PREFIX: OnceLock<u64> = OnceLock::new();
@@ -23,17 +23,20 @@ fn generate() -> String {
     let prefix = *PREFIX.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
     // By hand: `format!` with two padded hex fields was most of this hoop.
-    let mut id = String::with_capacity(32);
+    let mut id = Vec::with_capacity(32);
     for n in [prefix, count] {
         for shift in (0..16).rev() {
-            id.push(HEX[((n >> (shift * 4)) & 0xf) as usize] as char);
+            id.push(HEX[((n >> (shift * 4)) & 0xf) as usize]);
         }
     }
-    id
+    // The bytes become the header value as they are (no copy).
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(id)).expect("hex digits are a header value")
 }
 
-fn sane(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic())
+/// A caller's id is used when it is 1 to 128 visible ASCII characters.
+fn sane(id: &HeaderValue) -> bool {
+    let id = id.as_bytes();
+    !id.is_empty() && id.len() <= 128 && id.iter().all(|b| b.is_ascii_graphic())
 }
 
 #[salvo::async_trait]
@@ -45,21 +48,17 @@ impl Handler for RequestIds {
         res: &mut Response,
         ctrl: &mut FlowCtrl,
     ) {
-        let id = req
-            .headers()
-            .get(HEADER)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| sane(v))
-            .map(str::to_string)
-            .unwrap_or_else(generate);
-        if let Ok(v) = HeaderValue::from_str(&id) {
-            res.headers_mut().insert(HEADER, v);
-        }
+        // The caller's value is shared, not copied, with the response.
+        let id = match req.headers().get(HEADER) {
+            Some(v) if sane(v) => v.clone(),
+            _ => generate(),
+        };
+        res.headers_mut().insert(HEADER, id.clone());
         // Plain string fields: written as text only if a line is logged
-        // (`logging::PlainSpanFields`).
+        // (`logging::PlainSpanFields`). Visible ASCII (`sane`, `generate`).
         let span = tracing::info_span!(
             "request",
-            id = id.as_str(),
+            id = id.to_str().unwrap_or_default(),
             method = req.method().as_str(),
             path = req.uri().path()
         );
@@ -74,17 +73,30 @@ mod tests {
     #[test]
     fn generated_ids_are_32_hex_digits_sharing_a_prefix() {
         let (a, b) = (generate(), generate());
-        for id in [&a, &b] {
+        let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+        for id in [a, b] {
             assert_eq!(id.len(), 32, "{id}");
             assert!(
                 id.bytes()
                     .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
                 "{id}"
             );
-            assert!(sane(id));
+            assert!(sane(&HeaderValue::from_str(id).unwrap()));
         }
         assert_eq!(a[..16], b[..16]);
         let count = |id: &str| u64::from_str_radix(&id[16..], 16).unwrap();
-        assert!(count(&b) > count(&a), "{a} {b}");
+        assert!(count(b) > count(a), "{a} {b}");
+    }
+
+    #[test]
+    fn only_short_visible_ascii_ids_are_taken() {
+        let value = |b: &[u8]| HeaderValue::from_bytes(b).unwrap();
+        assert!(sane(&value(b"abc-123_XYZ.~")));
+        assert!(sane(&value(&[b'a'; 128])));
+        assert!(!sane(&value(&[b'a'; 129])), "too long");
+        assert!(!sane(&value(b"")), "empty");
+        assert!(!sane(&value(b"two words")), "a space");
+        assert!(!sane(&value(b"caf\xc3\xa9")), "not ASCII");
+        assert!(!sane(&value(b"tab\there")), "a control character");
     }
 }

@@ -304,8 +304,7 @@ impl Core {
         );
         Box::pin(
             async move {
-            let key = req.id.key();
-            let (cancel, _guard) = core.inflight.start(&session.id, &key);
+            let (cancel, _guard) = core.inflight.start(&session.id, req.id.key());
             let id = req.id.clone();
             let version = session.version;
             let work = AssertUnwindSafe(core.request(session.clone(), principal, &method, req, out.clone(), cancel.clone()))
@@ -394,12 +393,12 @@ impl Core {
             "resources/subscribe" | "resources/unsubscribe" if catalog.has_subscriptions() => {
                 let uri = UriParams::parse(params)?.uri;
                 if method == "resources/unsubscribe" {
-                    self.store.unsubscribe(&session.id, &uri).await?;
+                    Box::pin(self.store.unsubscribe(&session.id, &uri)).await?;
                     return Ok(Answer::Value(json!({})));
                 }
                 match self.methods.resource(&uri) {
                     Some(r) if r.subscribe => {
-                        self.store.subscribe(&session.id, &uri, now_ms()).await?;
+                        Box::pin(self.store.subscribe(&session.id, &uri, now_ms())).await?;
                         Ok(json!({}))
                     }
                     Some(_) => Err(McpError::InvalidParams(format!(
@@ -410,7 +409,9 @@ impl Core {
             }
             "logging/setLevel" => {
                 let level = SetLevelParams::parse(params)?.level;
-                self.sessions.set_log_level(&session.id, level).await?;
+                // Boxed, as the subscriptions above: rare, and a store call
+                // would make every request's future as large as its own.
+                Box::pin(self.sessions.set_log_level(&session.id, level)).await?;
                 Ok(json!({}))
             }
             "completion/complete" if catalog.has_prompts() || catalog.has_resources() => {

@@ -12,14 +12,15 @@ type Key = (String, String);
 
 #[derive(Default)]
 pub(crate) struct InFlight {
-    running: Mutex<HashMap<Key, CancellationToken>>,
+    /// Keys shared with their guards: one allocation per request, not three.
+    running: Mutex<HashMap<Arc<Key>, CancellationToken>>,
     waiting: Mutex<HashMap<Key, oneshot::Sender<Value>>>,
 }
 
 /// Removes a running request's entry when the request finishes.
 pub(crate) struct RunningGuard {
     inflight: Arc<InFlight>,
-    key: Key,
+    key: Arc<Key>,
 }
 
 impl Drop for RunningGuard {
@@ -28,7 +29,7 @@ impl Drop for RunningGuard {
             .running
             .lock()
             .expect("inflight lock")
-            .remove(&self.key);
+            .remove(&*self.key);
     }
 }
 
@@ -53,10 +54,10 @@ impl InFlight {
     pub(crate) fn start(
         self: &Arc<Self>,
         session: &str,
-        request: &str,
+        request: String,
     ) -> (CancellationToken, RunningGuard) {
         let token = CancellationToken::new();
-        let key = (session.to_string(), request.to_string());
+        let key = Arc::new((session.to_string(), request));
         self.running
             .lock()
             .expect("inflight lock")
@@ -84,8 +85,8 @@ impl InFlight {
 
     /// Cancel every request of a session (it was deleted).
     pub(crate) fn cancel_session(&self, session: &str) {
-        for ((s, _), token) in self.running.lock().expect("inflight lock").iter() {
-            if s == session {
+        for (key, token) in self.running.lock().expect("inflight lock").iter() {
+            if key.0 == session {
                 token.cancel();
             }
         }

@@ -51,7 +51,10 @@ pub struct Request {
     pub method: String,
     /// The params without `_meta`, which is read into `meta`.
     pub params: Option<Value>,
-    pub meta: Meta,
+    /// `_meta`, boxed: absent from most session-era requests, and a request
+    /// is moved through several futures, each of which would hold its bytes
+    /// (288 of them inline).
+    pub meta: Option<Box<Meta>>,
 }
 
 /// A notification from the client (never answered).
@@ -60,7 +63,10 @@ pub struct Notification {
     pub method: String,
     /// The params without `_meta`, which is read into `meta`.
     pub params: Option<Value>,
-    pub meta: Meta,
+    /// `_meta`, boxed: absent from most session-era requests, and a request
+    /// is moved through several futures, each of which would hold its bytes
+    /// (288 of them inline).
+    pub meta: Option<Box<Meta>>,
 }
 
 /// The members of `params._meta` the server reads, taken out of `params`
@@ -96,17 +102,31 @@ pub struct Meta {
     pub progress_token: Option<Value>,
 }
 
+/// What a message without `_meta` has: nothing.
+static NO_META: Meta = Meta {
+    version: None,
+    capabilities: None,
+    log_level: None,
+    progress_token: None,
+};
+
 impl Meta {
     /// Take `_meta` out of params read as a tree.
-    fn take(params: &mut Option<Value>) -> Meta {
-        match params.as_mut().and_then(Value::as_object_mut) {
-            Some(p) => match p.remove("_meta") {
-                // Every member is a `Value`: an object always reads.
-                Some(m @ Value::Object(_)) => serde_json::from_value(m).unwrap_or_default(),
-                _ => Meta::default(),
-            },
-            None => Meta::default(),
+    fn take(params: &mut Option<Value>) -> Option<Box<Meta>> {
+        match params
+            .as_mut()
+            .and_then(Value::as_object_mut)?
+            .remove("_meta")?
+        {
+            // Every member is a `Value`: an object always reads.
+            m @ Value::Object(_) => serde_json::from_value(m).ok().map(Box::new),
+            _ => None,
         }
+    }
+
+    /// A message's `_meta`, or an empty one.
+    fn of(meta: &Option<Box<Meta>>) -> &Meta {
+        meta.as_deref().unwrap_or(&NO_META)
     }
 }
 
@@ -123,7 +143,7 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
 /// the read, and the message is read as a tree instead.
 struct Params {
     params: Value,
-    meta: Meta,
+    meta: Option<Box<Meta>>,
 }
 
 impl<'de> Deserialize<'de> for Params {
@@ -155,7 +175,7 @@ impl<'de> Deserialize<'de> for Params {
                 }
                 Ok(Params {
                     params: Value::Object(params),
-                    meta: meta.unwrap_or_default(),
+                    meta: meta.map(Box::new),
                 })
             }
 
@@ -163,7 +183,7 @@ impl<'de> Deserialize<'de> for Params {
                 let array = Value::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
                 Ok(Params {
                     params: array,
-                    meta: Meta::default(),
+                    meta: None,
                 })
             }
         }
@@ -295,7 +315,7 @@ pub fn read_request(body: &[u8]) -> Option<Message> {
     }
     let method = envelope.method?.into_owned();
     let (params, meta) = match envelope.params {
-        None => (None, Meta::default()),
+        None => (None, None),
         Some(Params { params, meta }) => (Some(params), meta),
     };
     Some(match envelope.id {
@@ -369,11 +389,23 @@ pub fn request(id: &RequestId, method: &str, params: Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": id.to_value(), "method": method, "params": params })
 }
 
+impl Notification {
+    /// `_meta` as read (empty when the notification had none).
+    pub fn meta(&self) -> &Meta {
+        Meta::of(&self.meta)
+    }
+}
+
 impl Request {
+    /// `_meta` as read (empty when the request had none).
+    pub fn meta(&self) -> &Meta {
+        Meta::of(&self.meta)
+    }
+
     /// The progress token the client sent in `_meta` (a string or an
     /// integer), if any.
     pub(crate) fn progress_token(&self) -> Option<Value> {
-        self.meta
+        self.meta()
             .progress_token
             .as_ref()
             .filter(|t| t.is_string() || t.is_i64())
@@ -585,8 +617,8 @@ mod tests {
             panic!("a request")
         };
         assert_eq!(r.params, Some(json!({"name": "n"})));
-        assert_eq!(r.meta.progress_token, Some(json!(7)));
-        assert_eq!(r.meta.version, Some(json!(5)));
+        assert_eq!(r.meta().progress_token, Some(json!(7)));
+        assert_eq!(r.meta().version, Some(json!(5)));
         assert_eq!(r.progress_token(), Some(json!(7)));
     }
 

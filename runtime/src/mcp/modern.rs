@@ -143,7 +143,7 @@ fn check(headers: &HeaderMap, req: &Request) -> Result<Claims, Refusal> {
         ));
     };
     // Read from the body once (`jsonrpc::Meta`): no lookups here.
-    let meta = &req.meta;
+    let meta = req.meta();
     let (version, capabilities) = match (&meta.version, &meta.capabilities) {
         (Some(v), Some(c)) => (v, c),
         (v, c) => {
@@ -338,7 +338,11 @@ pub(crate) async fn serve(
         },
     };
     // Checked to be an object: taken, not copied.
-    let capabilities = req.meta.capabilities.take().unwrap_or_default();
+    let capabilities = req
+        .meta
+        .as_mut()
+        .and_then(|m| m.capabilities.take())
+        .unwrap_or_default();
     let (out, rx) = Outbound::channel();
     let ctx = Context::new(ContextParts {
         server: handle.clone(),

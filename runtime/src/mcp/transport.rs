@@ -150,8 +150,9 @@ impl Handler for McpEndpoint {
         }
         let outcome = match *req.method() {
             Method::POST => self.post(req, &principal).await,
-            Method::GET => self.get(req, &principal).await,
-            Method::DELETE => self.delete(req, &principal).await,
+            // Boxed: only POST is the hot path (see `post`).
+            Method::GET => Box::pin(self.get(req, &principal)).await,
+            Method::DELETE => Box::pin(self.delete(req, &principal)).await,
             _ => Err(TransportError::MethodNotAllowed.into()),
         };
         match outcome {
@@ -203,13 +204,17 @@ impl McpEndpoint {
             None => match serde_json::from_slice(&body)
                 .map_err(|e| TransportError::Parse(e.to_string()))?
             {
-                Value::Array(items) => return self.post_batch(req, principal, items).await,
+                // Boxed, as the other rare paths below: a future holds the
+                // bytes of its largest path, and the hot one is copied whole.
+                Value::Array(items) => {
+                    return Box::pin(self.post_batch(req, principal, items)).await;
+                }
                 single => parse(single)?,
             },
         };
         let (method, claimed) = match &message {
-            Message::Request(r) => (Some(r.method.as_str()), r.meta.version.as_ref()),
-            Message::Notification(n) => (Some(n.method.as_str()), n.meta.version.as_ref()),
+            Message::Request(r) => (Some(r.method.as_str()), r.meta().version.as_ref()),
+            Message::Notification(n) => (Some(n.method.as_str()), n.meta().version.as_ref()),
             Message::Response(r) => (None, r.message["params"]["_meta"].get(modern::META_VERSION)),
         };
         if modern::claims_modern(req.headers(), method, claimed) {
@@ -269,7 +274,7 @@ impl McpEndpoint {
         {
             let r: RpcRequest = r.clone();
             let id = r.id.clone();
-            return match self.core.initialize(&principal.user_id, r).await {
+            return match Box::pin(self.core.initialize(&principal.user_id, r)).await {
                 Ok((session, response)) => Ok(Answer {
                     reply: Reply::Json(response),
                     session: Some(session.id.clone()),
@@ -289,11 +294,11 @@ impl McpEndpoint {
         let session = self.session(req, principal).await?;
         match message {
             Message::Notification(n) => {
-                self.core.notification(&session, n).await?;
+                Box::pin(self.core.notification(&session, n)).await?;
                 Ok(Reply::Accepted.into())
             }
             Message::Response(r) => {
-                self.core.client_response(&session, r).await?;
+                Box::pin(self.core.client_response(&session, r)).await?;
                 Ok(Reply::Accepted.into())
             }
             Message::Request(r) => {

@@ -114,6 +114,19 @@ impl BearerAuth {
             Lookup::Stale(v) => Some(v),
             Lookup::Unknown => None,
         };
+        // Boxed: the hoop's own future stays small (it is copied whole on
+        // every request), the signature check and store read only when needed.
+        Box::pin(self.check(token, stale, epoch)).await
+    }
+
+    /// A token the cache cannot vouch for: its signature (unless only its
+    /// status is stale) and its status in the store.
+    async fn check(
+        &self,
+        token: &str,
+        stale: Option<Arc<verified::Verified>>,
+        epoch: u64,
+    ) -> Result<Arc<Principal>, (StatusCode, Option<String>)> {
         let (principal, jti, expires_at) = match &stale {
             Some(v) => (v.principal.clone(), v.jti.clone(), v.expires_at),
             None => {

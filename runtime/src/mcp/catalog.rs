@@ -85,9 +85,9 @@ pub(crate) struct Catalog {
     pub server_info: wire::Implementation,
     pub instructions: Option<String>,
     pub tools: Vec<ToolEntry>,
-    tool_index: HashMap<String, usize>,
+    tool_index: Index,
     pub prompts: Vec<PromptEntry>,
-    prompt_index: HashMap<String, usize>,
+    prompt_index: Index,
     pub resources: Vec<ResourceEntry>,
     pub templates: Vec<TemplateEntry>,
     pub origins: Vec<OriginPattern>,
@@ -359,6 +359,12 @@ fn role(r: gatehouse_specs::Role) -> wire::Role {
     }
 }
 
-fn index(names: impl Iterator<Item = String>) -> HashMap<String, usize> {
+/// Names to positions, hashed with foldhash: a `tools/call` looks its tool
+/// up twice (scopes, then the call), and SipHash was most of each lookup. The
+/// table is the server's own and never grows, so a caller choosing names
+/// cannot flood it.
+type Index = HashMap<String, usize, foldhash::fast::RandomState>;
+
+fn index(names: impl Iterator<Item = String>) -> Index {
     names.enumerate().map(|(i, n)| (n, i)).collect()
 }

@@ -655,7 +655,7 @@ async fn reply(
                     };
                     return Served::Text(status, text);
                 }
-                Some(StreamItem::Message(m)) => break m,
+                Some(StreamItem::Message(m)) => break *m,
                 // Nothing to resume in this era: the connection stays.
                 Some(StreamItem::Disconnect) => {}
                 Some(StreamItem::Final(None)) | None => {

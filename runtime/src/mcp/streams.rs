@@ -114,7 +114,7 @@ pub(crate) async fn reply(
                         return json_reply(finals, batch);
                     }
                 }
-                Some(StreamItem::Message(m)) => break Some(m),
+                Some(StreamItem::Message(m)) => break Some(*m),
                 Some(StreamItem::Disconnect) => {
                     disconnect = true;
                     break None;

@@ -335,6 +335,9 @@ impl Core {
         )
     }
 
+    /// Run one request. `method` is the request's method, moved out of
+    /// `req` by [`Core::request_run`] (which logs it after `req` is gone):
+    /// `req.method` is empty here and is not read.
     async fn request(
         self: &Arc<Self>,
         session: Session,

@@ -63,9 +63,7 @@ pub struct Notification {
     pub method: String,
     /// The params without `_meta`, which is read into `meta`.
     pub params: Option<Value>,
-    /// `_meta`, boxed: absent from most session-era requests, and a request
-    /// is moved through several futures, each of which would hold its bytes
-    /// (288 of them inline).
+    /// `_meta`, boxed as [`Request::meta`]'s is.
     pub meta: Option<Box<Meta>>,
 }
 

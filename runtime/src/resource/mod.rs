@@ -7,8 +7,6 @@
 
 mod verified;
 
-use salvo::http::headers::authorization::Bearer;
-use salvo::http::headers::{Authorization, Header};
 use std::sync::Arc;
 
 use salvo::http::StatusCode;
@@ -63,6 +61,28 @@ impl Challenge {
     }
 }
 
+/// The token of `Authorization: Bearer <token>` (the scheme in any case,
+/// RFC 6750 2.1), read as the `headers` crate reads it (the unit test holds
+/// the two together), without its copy of the value: on every request, and
+/// the value is a token of about 500 bytes. An empty token is none.
+fn bearer_token(value: &HeaderValue) -> Option<&str> {
+    let bytes = value.as_bytes();
+    let scheme = b"Bearer";
+    if bytes.len() <= scheme.len()
+        || bytes[scheme.len()] != b' '
+        || !bytes[..scheme.len()].eq_ignore_ascii_case(scheme)
+    {
+        return None;
+    }
+    // A header value holds no control characters, so ASCII is text
+    // (`HeaderValue::to_str`'s test), checked a word at a time.
+    if !bytes.is_ascii() {
+        return None;
+    }
+    let token = std::str::from_utf8(&bytes[scheme.len() + 1..]).ok()?.trim();
+    (!token.is_empty()).then_some(token)
+}
+
 /// The hoop in front of `/mcp`.
 pub struct BearerAuth {
     oauth: Arc<OAuth>,
@@ -94,18 +114,12 @@ impl BearerAuth {
         let Some(value) = req.headers().get(header::AUTHORIZATION) else {
             return Err((StatusCode::UNAUTHORIZED, None));
         };
-        // The headers crate reads the credentials (scheme case-insensitive);
-        // given the one value already found, not looked up again.
-        let bearer = Authorization::<Bearer>::decode(&mut std::iter::once(value))
-            .ok()
-            .filter(|b| !b.token().trim().is_empty());
-        let Some(bearer) = bearer else {
+        let Some(token) = bearer_token(value) else {
             return Err((
                 StatusCode::UNAUTHORIZED,
                 Some("the Authorization header must be `Bearer <token>`".into()),
             ));
         };
-        let token = bearer.token().trim();
         // A token verified before: no signature check; its revocation status is
         // read again once it is older than a second (verified.rs).
         let epoch = self.oauth.store.revocations();
@@ -234,6 +248,48 @@ impl Handler for BearerAuth {
                 let _ = res.write_body(body.to_string());
                 ctrl.skip_rest();
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use salvo::http::headers::authorization::Bearer;
+    use salvo::http::headers::{Authorization, Header};
+
+    use super::*;
+
+    /// A-RS-6: the token is read exactly as the `headers` crate reads it.
+    #[test]
+    fn bearer_tokens_are_read_as_the_headers_crate_reads_them() {
+        let values: [&[u8]; 14] = [
+            b"Bearer abc.def.ghi",
+            b"bearer abc",
+            b"BEARER  abc  ",
+            b"Bearer\tabc",
+            b"Bearer ",
+            b"Bearer    ",
+            b"Bearer",
+            b"Bearerabc",
+            b"Basic YWxhZGRpbjpvcGVuc2VzYW1l",
+            b"Bear abc",
+            b"",
+            b"Bearer caf\xc3\xa9",
+            b"Bearer a\x80b",
+            b"Bearer a b",
+        ];
+        for v in values {
+            let value = HeaderValue::from_bytes(v).unwrap();
+            let theirs = Authorization::<Bearer>::decode(&mut std::iter::once(&value))
+                .ok()
+                .map(|b| b.token().trim().to_string())
+                .filter(|t| !t.is_empty());
+            assert_eq!(
+                bearer_token(&value).map(str::to_string),
+                theirs,
+                "{:?}",
+                String::from_utf8_lossy(v)
+            );
         }
     }
 }

@@ -282,7 +282,7 @@ impl<T: Tools> ::gatehouse::__private::Handlers for Dispatch<T> {
         &'a self,
         tool: usize,
         ctx: ::gatehouse::Context,
-        args: ::gatehouse::__private::serde_json::Value,
+        args: &'a ::gatehouse::__private::serde_json::Value,
     ) -> ::gatehouse::__private::BoxFuture<
         'a,
         ::core::result::Result<::gatehouse::ToolResult, ::gatehouse::ToolError>,

@@ -151,9 +151,11 @@ pub mod __private {
         serde_json::Number::from_f64(f).unwrap_or_else(|| serde_json::Number::from(0))
     }
 
-    /// Typed arguments from validated JSON (a failure here is still the caller's).
-    pub fn parse_args<T: DeserializeOwned>(args: Value) -> Result<T, ToolError> {
-        serde_json::from_value(args).map_err(|e| ToolError::InvalidArguments(e.to_string()))
+    /// Typed arguments from validated JSON (a failure here is still the
+    /// caller's), read in place: serde_json's errors read the same as
+    /// `from_value`'s.
+    pub fn parse_args<T: DeserializeOwned>(args: &Value) -> Result<T, ToolError> {
+        T::deserialize(args).map_err(|e| ToolError::InvalidArguments(e.to_string()))
     }
 
     /// A typed output as `structuredContent` plus its JSON text.

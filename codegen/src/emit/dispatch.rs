@@ -34,7 +34,7 @@ pub(super) fn emit(m: &Module, parts: &Parts) -> TokenStream {
         pub struct Dispatch<T>(pub T);
 
         impl<T: Tools> ::gatehouse::__private::Handlers for Dispatch<T> {
-            fn call_tool<'a>(&'a self, tool: usize, ctx: ::gatehouse::Context, args: ::gatehouse::__private::serde_json::Value)
+            fn call_tool<'a>(&'a self, tool: usize, ctx: ::gatehouse::Context, args: &'a ::gatehouse::__private::serde_json::Value)
                 -> ::gatehouse::__private::BoxFuture<'a, ::core::result::Result<::gatehouse::ToolResult, ::gatehouse::ToolError>> {
                 let _ = (&ctx, &args);
                 match tool {

@@ -85,12 +85,13 @@ pub fn schema_for<T: JsonSchema>() -> Value {
 
 /// The dispatch table generated for a spec: calls into the user's `Tools`.
 pub trait Handlers: Send + Sync + 'static {
-    /// Call the `tool`-th tool; `args` already passed the input schema.
+    /// Call the `tool`-th tool; `args` already passed the input schema (read
+    /// where they are: a 2026-07-28 call's input binding holds them too).
     fn call_tool<'a>(
         &'a self,
         tool: usize,
         ctx: Context,
-        args: Value,
+        args: &'a Value,
     ) -> BoxFuture<'a, Result<ToolResult, ToolError>>;
 
     /// Read the `resource`-th resource (one declared with `handler: true`).

@@ -69,13 +69,14 @@ fn input_method(method: &str) -> Option<&'static str> {
 
 /// What a request state belongs to, as a retry names it. The arguments are
 /// kept as they came and digested only when a state is opened or sealed, so
-/// a call that never asks anything does not pay for the digest.
+/// a call that never asks anything does not pay for the digest; a tool's are
+/// shared with the call, which reads them in place.
 #[derive(Debug, Clone)]
 pub(crate) struct Binding {
     method: &'static str,
     /// The tool or prompt name, or the resource URI.
     target: String,
-    arguments: Value,
+    arguments: Arc<Value>,
     /// The caller (its user and client are sealed).
     principal: Arc<Principal>,
 }
@@ -93,10 +94,13 @@ struct SealedBinding {
 
 impl Binding {
     /// The binding of a request that may require input (`None` for other
-    /// methods).
+    /// methods). `arguments`: a `tools/call`'s, already taken out of
+    /// `params` (`CallToolParams::take_arguments`); other methods' are copied
+    /// from `params`.
     pub(crate) fn of(
         method: &str,
         params: Option<&Value>,
+        arguments: Option<&Arc<Value>>,
         principal: &Arc<Principal>,
     ) -> Option<Binding> {
         let method = input_method(method)?;
@@ -105,10 +109,14 @@ impl Binding {
             .and_then(get)
             .and_then(Value::as_str)
             .unwrap_or_default();
+        let arguments = match arguments {
+            Some(a) => a.clone(),
+            None => Arc::new(get("arguments").cloned().unwrap_or(Value::Null)),
+        };
         Some(Binding {
             method,
             target: target.to_string(),
-            arguments: get("arguments").cloned().unwrap_or(Value::Null),
+            arguments,
             principal: principal.clone(),
         })
     }
@@ -412,9 +420,11 @@ mod tests {
     }
 
     fn binding(args: Value, user: &str) -> Binding {
+        // As the call hands them over: taken out of its params.
         Binding::of(
             "tools/call",
-            call(args).as_ref(),
+            Some(&json!({ "name": "t" })),
+            Some(&Arc::new(args)),
             &Arc::new(principal(user)),
         )
         .unwrap()

@@ -326,9 +326,17 @@ pub(crate) async fn serve(
     }
     let mut req = req;
     let now = || now_ms() / 1000;
+    // A tool's arguments, shared by its binding and the call (not copied).
+    let arguments =
+        (req.method == "tools/call").then(|| CallToolParams::take_arguments(&mut req.params));
     // SEP-2322: a call that may need the client's input takes its answers
     // (and the state of earlier rounds) out of its params first.
-    let round = match Binding::of(&req.method, req.params.as_ref(), principal) {
+    let round = match Binding::of(
+        &req.method,
+        req.params.as_ref(),
+        arguments.as_ref(),
+        principal,
+    ) {
         None => None,
         Some(binding) => match Round::begin(&core.sealer, binding, &mut req.params, now()) {
             Ok(round) => Some(Arc::new(round)),
@@ -363,7 +371,7 @@ pub(crate) async fn serve(
     let flag = refused.clone();
     let run = async move {
         let caching = caching_of(&core, &req);
-        let call = AssertUnwindSafe(call(&core, ctx, req)).catch_unwind();
+        let call = AssertUnwindSafe(call(&core, ctx, req, arguments)).catch_unwind();
         let outcome = match &round {
             Some(round) => run_until_input(round, call).await,
             None => Outcome::Done(call.await),
@@ -413,8 +421,14 @@ pub(crate) async fn serve(
     Ok(reply(Box::pin(run), rx, refused).await)
 }
 
-/// The method itself, from the families every era shares.
-async fn call(core: &Core, ctx: Context, req: Request) -> Result<Answer, McpError> {
+/// The method itself, from the families every era shares. `arguments`: a
+/// `tools/call`'s, taken out of `params` before.
+async fn call(
+    core: &Core,
+    ctx: Context,
+    req: Request,
+    arguments: Option<Arc<Value>>,
+) -> Result<Answer, McpError> {
     let methods = &core.methods;
     let catalog = methods.catalog();
     let v = super::version::ProtocolVersion::LATEST;
@@ -422,9 +436,11 @@ async fn call(core: &Core, ctx: Context, req: Request) -> Result<Answer, McpErro
     let value = match req.method.as_str() {
         "tools/list" => methods.list_tools(v, &ListParams::parse(params)?),
         "tools/call" => {
-            let result = methods
-                .call_tool(ctx, CallToolParams::parse(params)?)
-                .await?;
+            let params = match arguments {
+                Some(arguments) => CallToolParams::parse_rest(params, arguments)?,
+                None => CallToolParams::parse(params)?,
+            };
+            let result = methods.call_tool(ctx, params).await?;
             return Ok(Answer::Tool(result));
         }
         "prompts/list" if catalog.has_prompts() => {

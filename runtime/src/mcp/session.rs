@@ -78,7 +78,8 @@ impl Session {
             client_capabilities,
             log_level,
             stateless: true,
-            last_seen: now_ms(),
+            // Never stored, so never touched: no clock read per request.
+            last_seen: 0,
         }))
     }
 

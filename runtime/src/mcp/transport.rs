@@ -139,10 +139,13 @@ impl Handler for McpEndpoint {
             .ok()
             .cloned()
             .unwrap_or_else(|| Arc::new(Principal::local()));
-        // The version for error bodies: the client's header when it is one we know.
-        let version = header(req.headers(), &VERSION_HEADER)
-            .and_then(ProtocolVersion::parse)
-            .unwrap_or(ProtocolVersion::DEFAULT);
+        // The version for error bodies: the client's header when it is one
+        // we know (read only for an error).
+        let version = |req: &Request| {
+            header(req.headers(), &VERSION_HEADER)
+                .and_then(ProtocolVersion::parse)
+                .unwrap_or(ProtocolVersion::DEFAULT)
+        };
         if req.method() == Method::OPTIONS {
             // A CORS preflight; the CORS layer adds its headers.
             res.status_code(StatusCode::NO_CONTENT);
@@ -174,14 +177,14 @@ impl Handler for McpEndpoint {
                     res.add_header(header::ALLOW, "GET, POST, DELETE", true)
                         .ok();
                 }
-                write_json(res, e.status(), &e.body(version));
+                write_json(res, e.status(), &e.body(version(req)));
             }
             Err(Failure::Modern(refusal)) => write_json(res, refusal.status, &refusal.body),
             Err(Failure::Rpc { id, error }) => {
                 write_json(
                     res,
                     StatusCode::BAD_REQUEST,
-                    &jsonrpc::error_response(id.as_ref(), &error, version),
+                    &jsonrpc::error_response(id.as_ref(), &error, version(req)),
                 );
             }
         }

@@ -4,6 +4,8 @@
 //! the checks are written out here rather than left to a derive whose wording
 //! would differ.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use crate::mcp::context::CompletionRef;
@@ -46,16 +48,39 @@ impl ListParams {
 pub(crate) struct CallToolParams {
     pub name: String,
     /// `{}` when absent; checked against the tool's input schema later.
-    pub arguments: Value,
+    /// Shared, not copied, with a 2026-07-28 call's input binding
+    /// (`input_required.rs`), which must still have them after the tool has
+    /// read them.
+    pub arguments: Arc<Value>,
 }
 
 impl CallToolParams {
     pub(crate) fn parse(params: Option<Value>) -> Result<CallToolParams, McpError> {
-        let mut p = params_object(params)?;
-        let arguments = match take(&mut p, "arguments") {
+        let mut params = params;
+        let arguments = CallToolParams::take_arguments(&mut params);
+        CallToolParams::parse_rest(params, arguments)
+    }
+
+    /// The arguments taken out of `params` by themselves (`{}` when absent
+    /// or null); the rest is read by [`CallToolParams::parse_rest`], with the
+    /// same errors as [`CallToolParams::parse`].
+    pub(crate) fn take_arguments(params: &mut Option<Value>) -> Arc<Value> {
+        let taken = params
+            .as_mut()
+            .and_then(Value::as_object_mut)
+            .and_then(|p| take(p, "arguments"));
+        Arc::new(match taken {
             None | Some(Value::Null) => Value::Object(Map::new()),
             Some(a) => a,
-        };
+        })
+    }
+
+    /// What [`CallToolParams::parse`] reads besides the arguments.
+    pub(crate) fn parse_rest(
+        params: Option<Value>,
+        arguments: Arc<Value>,
+    ) -> Result<CallToolParams, McpError> {
+        let p = params_object(params)?;
         Ok(CallToolParams {
             name: string(&p, "name", "name")?,
             arguments,
@@ -188,7 +213,7 @@ mod tests {
     #[test]
     fn each_family_reads_its_params_or_names_the_field() {
         let call = CallToolParams::parse(Some(json!({ "name": "echo" }))).unwrap();
-        assert_eq!((call.name.as_str(), call.arguments), ("echo", json!({})));
+        assert_eq!((call.name.as_str(), &*call.arguments), ("echo", &json!({})));
         assert_eq!(
             message(CallToolParams::parse(Some(json!({ "name": 1 }))).unwrap_err()),
             "`name` must be a string"

@@ -39,7 +39,7 @@ impl Methods {
             .ok_or_else(|| McpError::InvalidParams(format!("Unknown tool: {name}")))?;
         // The quick yes/no first; the list of problems only for bad arguments.
         let outcome = if tool.validator.is_valid(&arguments) {
-            self.handlers.call_tool(tool.index, ctx, arguments).await
+            self.handlers.call_tool(tool.index, ctx, &arguments).await
         } else {
             let problems: Vec<String> = tool
                 .validator

@@ -193,7 +193,7 @@ impl Handler for McpEndpoint {
 
 impl McpEndpoint {
     async fn post(&self, req: &mut Request, principal: &Arc<Principal>) -> Result<Answer, Failure> {
-        if !accepts(req, &["application/json", "text/event-stream"]) {
+        if !accepts(req, &POST_TYPES) {
             return Err(TransportError::NotAcceptablePost.into());
         }
         if !is_json(req) {
@@ -473,9 +473,12 @@ impl McpEndpoint {
     }
 }
 
+/// What a POST's `Accept` must admit (T-6): a JSON answer and an SSE stream.
+const POST_TYPES: [&str; 2] = ["application/json", "text/event-stream"];
+
 /// The `Accept` values the SDKs and the conformance suite send with every
-/// POST, each of which admits JSON and SSE (the unit test reads each range by
-/// range to prove it).
+/// POST, each of which admits exactly [`POST_TYPES`] (the unit test reads
+/// each range by range to prove it).
 const COMMON_ACCEPT: [&[u8]; 2] = [
     b"application/json, text/event-stream",
     b"text/event-stream, application/json",
@@ -493,7 +496,7 @@ fn accepted(headers: &salvo::http::HeaderMap, types: &[&str]) -> bool {
     // What the SDKs send, as one value: admits exactly the POST's two types.
     // Compared whole first, before reading it range by range below.
     if let (Some(only), None) = (values.next(), values.next())
-        && types == ["application/json", "text/event-stream"]
+        && types == POST_TYPES
         && COMMON_ACCEPT.contains(&only.as_bytes())
     {
         return true;
@@ -619,8 +622,6 @@ mod tests {
 
     use super::*;
 
-    const POST: [&str; 2] = ["application/json", "text/event-stream"];
-
     fn with_accept(values: &[&[u8]]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for v in values {
@@ -629,33 +630,36 @@ mod tests {
         h
     }
 
-    /// The whole-value shortcut (T-3) says yes only where reading the value
+    /// The whole-value shortcut (T-6) says yes only where reading the value
     /// range by range says yes, and anything else still goes range by range.
     #[test]
     fn the_common_accept_values_are_read_the_same_either_way() {
         for common in COMMON_ACCEPT {
-            assert!(accepted(&with_accept(&[common]), &POST));
+            assert!(accepted(&with_accept(&[common]), &POST_TYPES));
             // Range by range (the shortcut is for one value only).
-            assert!(accepted(&with_accept(&[common, b"text/plain"]), &POST));
+            assert!(accepted(
+                &with_accept(&[common, b"text/plain"]),
+                &POST_TYPES
+            ));
             assert!(
                 !accepted(&with_accept(&[common]), &["text/html"]),
                 "the shortcut is for the POST's two types only"
             );
         }
-        assert!(!accepted(&with_accept(&[b"application/json"]), &POST));
+        assert!(!accepted(&with_accept(&[b"application/json"]), &POST_TYPES));
         assert!(!accepted(
             &with_accept(&[b"application/json, text/event-streams"]),
-            &POST
+            &POST_TYPES
         ));
-        assert!(!accepted(&with_accept(&[]), &POST));
+        assert!(!accepted(&with_accept(&[]), &POST_TYPES));
         assert!(accepted(
             &with_accept(&[b"application/json", b"text/event-stream"]),
-            &POST
+            &POST_TYPES
         ));
-        assert!(accepted(&with_accept(&[b"*/*"]), &POST));
+        assert!(accepted(&with_accept(&[b"*/*"]), &POST_TYPES));
         assert!(accepted(
             &with_accept(&[b"APPLICATION/JSON;q=0.9, text/*"]),
-            &POST
+            &POST_TYPES
         ));
         assert!(accepted(
             &with_accept(&[b"text/event-stream"]),

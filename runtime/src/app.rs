@@ -14,16 +14,16 @@ use salvo::server::ServerHandle;
 
 use crate::config::Config;
 use crate::http::client_addr::ClientAddresses;
-use crate::http::cors::cors;
 use crate::http::guard::OriginRules;
 use crate::http::listener::NodelayAcceptor;
+use crate::http::mcp_route::{Caller, McpRoute};
 use crate::http::request_id::RequestIds;
 use crate::mcp::catalog::Catalog;
 use crate::mcp::core::Core;
 use crate::mcp::{Handlers, McpEndpoint, ServerDefinition};
 use crate::oauth::sealing::Sealer;
 use crate::oauth::{OAuth, OAuthStartError};
-use crate::principal::LocalUser;
+use crate::principal::Principal;
 use crate::resource::BearerAuth;
 use crate::store::{Store, StoreError, redact_url};
 
@@ -160,17 +160,9 @@ impl App {
             hosts
         });
         let rules = OriginRules::new(origins, hosts);
-        let mut mcp = Router::with_path("mcp")
-            .hoop(cors(rules.clone()))
-            .hoop(rules.clone());
         let mut authorization_server = None;
-        match &oauth {
+        let caller = match &oauth {
             Some(o) => {
-                let bearer = BearerAuth::new(o.clone());
-                let challenge = bearer.challenge();
-                mcp = mcp
-                    .hoop(bearer)
-                    .goal(McpEndpoint::new(core.clone(), Some(challenge)));
                 // The authorization server's handlers get a deadline. /mcp's
                 // answers within the keep-alive interval by design (a request
                 // still running by then switches to a stream) and its store
@@ -182,29 +174,35 @@ impl App {
                 let deadline = RequestDeadline(config.settings.connections.request_timeout);
                 let addresses = ClientAddresses(config.trusted_proxies.clone());
                 authorization_server = Some(
-                    crate::oauth::router(o.clone(), rules)
+                    crate::oauth::router(o.clone(), rules.clone())
                         .hoop(addresses)
                         .hoop(deadline),
                 );
                 tasks.push(spawn_oauth_upkeep(o.clone()));
+                Caller::Bearer(BearerAuth::new(o.clone()))
             }
-            None => {
-                mcp = mcp
-                    .hoop(LocalUser)
-                    .goal(McpEndpoint::new(core.clone(), None))
-            }
-        }
-        // /mcp first: salvo tries routes in order, and the authorization
-        // server's two dozen routes cost every MCP request their path
-        // filters when they come first (about a sixth of a call's
-        // instructions, counted with bench/instructions).
-        let mut router = Router::new().hoop(RequestIds).push(mcp);
+            None => Caller::Local(Arc::new(Principal::local())),
+        };
+        let challenge = match &caller {
+            Caller::Bearer(bearer) => Some(bearer.challenge()),
+            Caller::Local(_) => None,
+        };
+        let endpoint = McpEndpoint::new(core.clone(), challenge);
+        // /mcp first, as one handler that does its own request id, origin
+        // rules, bearer check and CORS (`http::mcp_route`): salvo tries
+        // routes in order, and the authorization server's two dozen routes
+        // cost every MCP request their path filters when they come first
+        // (about a sixth of a call's instructions, counted with
+        // bench/instructions).
+        let mcp = Router::with_path("mcp").goal(McpRoute::new(rules, caller, endpoint));
+        let mut others = Router::new().hoop(RequestIds);
         if let Some(authorization_server) = authorization_server {
-            router = router.push(authorization_server);
+            others = others.push(authorization_server);
         }
-        let router = router.push(Router::with_path("healthz").get(Health {
+        let others = others.push(Router::with_path("healthz").get(Health {
             store: core.store.clone(),
         }));
+        let router = Router::new().push(mcp).push(others);
         Ok(Server {
             router,
             tasks,

@@ -1,12 +1,8 @@
 //! Who is calling: the internal user id a request runs for. With `auth: none` every
 //! caller is the one local user; with OAuth, the token's subject, client and scopes.
 
-use std::sync::Arc;
-
-use salvo::prelude::*;
-
-/// The caller of a request, as later handlers find it in the depot (as an
-/// `Arc<Principal>`: a request passes it along without copying it).
+/// The caller of a request (as an `Arc<Principal>`: a request passes it
+/// along without copying it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// Internal user id: session owner, tool context, data key.
@@ -28,22 +24,5 @@ impl Principal {
             client_id: None,
             scopes: None,
         }
-    }
-}
-
-/// `auth: none`: every request runs as the local user.
-pub struct LocalUser;
-
-#[salvo::async_trait]
-impl Handler for LocalUser {
-    async fn handle(
-        &self,
-        req: &mut Request,
-        depot: &mut Depot,
-        res: &mut Response,
-        ctrl: &mut FlowCtrl,
-    ) {
-        depot.insert_typed(Arc::new(Principal::local()));
-        ctrl.call_next(req, depot, res).await;
     }
 }

@@ -13,15 +13,18 @@ use super::guard::OriginRules;
 /// `Origin`; CORS means nothing to other clients). Server-to-server clients such
 /// as Claude.ai's backend and the SDKs skip the work on every request; their
 /// responses still say `Vary: Origin`, so no cache mixes the two.
-pub fn cors(rules: OriginRules) -> BrowserCors {
-    BrowserCors(cors_handler(rules))
-}
-
 pub struct BrowserCors(CorsHandler);
 
-#[salvo::async_trait]
-impl Handler for BrowserCors {
-    async fn handle(
+impl BrowserCors {
+    pub fn new(rules: OriginRules) -> BrowserCors {
+        BrowserCors(cors_handler(rules))
+    }
+
+    /// Add the CORS headers to the answer `/mcp` has written (`http::mcp_route`
+    /// calls it last, its refusals included: a browser must be able to read
+    /// a 401's `WWW-Authenticate`). `ctrl` is the route's, which has no
+    /// handler after it.
+    pub async fn finish(
         &self,
         req: &mut Request,
         depot: &mut Depot,
@@ -33,7 +36,6 @@ impl Handler for BrowserCors {
         } else {
             res.headers_mut()
                 .append(header::VARY, HeaderValue::from_static("origin"));
-            ctrl.call_next(req, depot, res).await;
         }
     }
 }

@@ -66,6 +66,23 @@ impl OriginRules {
     }
 }
 
+impl OriginRules {
+    /// Whether the request passes; if not, its 403 is written to `res`.
+    pub fn admits(&self, req: &Request, res: &mut Response) -> bool {
+        let Err(e) = self.check(req) else {
+            return true;
+        };
+        tracing::warn!(error = %e, "request refused");
+        res.status_code(StatusCode::FORBIDDEN);
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let _ = res.write_body(e.body(ProtocolVersion::LATEST).to_string());
+        false
+    }
+}
+
 #[salvo::async_trait]
 impl Handler for OriginRules {
     async fn handle(
@@ -75,18 +92,11 @@ impl Handler for OriginRules {
         res: &mut Response,
         ctrl: &mut FlowCtrl,
     ) {
-        if let Err(e) = self.check(req) {
-            tracing::warn!(error = %e, "request refused");
-            res.status_code(StatusCode::FORBIDDEN);
-            res.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            let _ = res.write_body(e.body(ProtocolVersion::LATEST).to_string());
+        if self.admits(req, res) {
+            ctrl.call_next(req, depot, res).await;
+        } else {
             ctrl.skip_rest();
-            return;
         }
-        ctrl.call_next(req, depot, res).await;
     }
 }
 

@@ -39,6 +39,28 @@ fn sane(id: &HeaderValue) -> bool {
     !id.is_empty() && id.len() <= 128 && id.iter().all(|b| b.is_ascii_graphic())
 }
 
+/// The request's id (the caller's, or a new one), set on the response, and
+/// the `request` span that carries it.
+pub fn open(req: &Request, res: &mut Response) -> tracing::Span {
+    // The caller's value is shared, not copied, with the response.
+    let id = match req.headers().get(HEADER) {
+        Some(v) if sane(v) => v.clone(),
+        _ => generate(),
+    };
+    // Plain string fields: written as text only if a line is logged
+    // (`logging::PlainSpanFields`). Visible ASCII (`sane`, `generate`).
+    let span = tracing::info_span!(
+        "request",
+        id = id.to_str().unwrap_or_default(),
+        method = req.method().as_str(),
+        path = req.uri().path()
+    );
+    res.headers_mut().insert(HEADER, id);
+    span
+}
+
+/// The hoop that gives every request of the authorization server its id
+/// (`/mcp` calls [`open`] itself: `http::mcp_route`).
 #[salvo::async_trait]
 impl Handler for RequestIds {
     async fn handle(
@@ -48,20 +70,7 @@ impl Handler for RequestIds {
         res: &mut Response,
         ctrl: &mut FlowCtrl,
     ) {
-        // The caller's value is shared, not copied, with the response.
-        let id = match req.headers().get(HEADER) {
-            Some(v) if sane(v) => v.clone(),
-            _ => generate(),
-        };
-        res.headers_mut().insert(HEADER, id.clone());
-        // Plain string fields: written as text only if a line is logged
-        // (`logging::PlainSpanFields`). Visible ASCII (`sane`, `generate`).
-        let span = tracing::info_span!(
-            "request",
-            id = id.to_str().unwrap_or_default(),
-            method = req.method().as_str(),
-            path = req.uri().path()
-        );
+        let span = open(req, res);
         ctrl.call_next(req, depot, res).instrument(span).await;
     }
 }

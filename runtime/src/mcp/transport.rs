@@ -125,20 +125,15 @@ impl From<crate::store::StoreError> for Failure {
     }
 }
 
-#[salvo::async_trait]
-impl Handler for McpEndpoint {
-    async fn handle(
+impl McpEndpoint {
+    /// Answer a request to `/mcp` from `principal` (authenticated by the
+    /// route in front, `http::mcp_route`, which also answers CORS preflights).
+    pub(crate) async fn serve(
         &self,
         req: &mut Request,
-        depot: &mut Depot,
         res: &mut Response,
-        _ctrl: &mut FlowCtrl,
+        principal: &Arc<Principal>,
     ) {
-        let principal = depot
-            .get_typed::<Arc<Principal>>()
-            .ok()
-            .cloned()
-            .unwrap_or_else(|| Arc::new(Principal::local()));
         // The version for error bodies: the client's header when it is one
         // we know (read only for an error).
         let version = |req: &Request| {
@@ -146,16 +141,11 @@ impl Handler for McpEndpoint {
                 .and_then(ProtocolVersion::parse)
                 .unwrap_or(ProtocolVersion::DEFAULT)
         };
-        if req.method() == Method::OPTIONS {
-            // A CORS preflight; the CORS layer adds its headers.
-            res.status_code(StatusCode::NO_CONTENT);
-            return;
-        }
         let outcome = match *req.method() {
-            Method::POST => self.post(req, &principal).await,
+            Method::POST => self.post(req, principal).await,
             // Boxed: only POST is the hot path (see `post`).
-            Method::GET => Box::pin(self.get(req, &principal)).await,
-            Method::DELETE => Box::pin(self.delete(req, &principal)).await,
+            Method::GET => Box::pin(self.get(req, principal)).await,
+            Method::DELETE => Box::pin(self.delete(req, principal)).await,
             _ => Err(TransportError::MethodNotAllowed.into()),
         };
         match outcome {
@@ -189,9 +179,7 @@ impl Handler for McpEndpoint {
             }
         }
     }
-}
 
-impl McpEndpoint {
     async fn post(&self, req: &mut Request, principal: &Arc<Principal>) -> Result<Answer, Failure> {
         if !accepts(req, &POST_TYPES) {
             return Err(TransportError::NotAcceptablePost.into());

@@ -83,7 +83,7 @@ fn bearer_token(value: &HeaderValue) -> Option<&str> {
     (!token.is_empty()).then_some(token)
 }
 
-/// The hoop in front of `/mcp`.
+/// The bearer check of every request to `/mcp` (`http::mcp_route` calls it).
 pub struct BearerAuth {
     oauth: Arc<OAuth>,
     challenge: Challenge,
@@ -199,56 +199,41 @@ impl BearerAuth {
     }
 }
 
-#[salvo::async_trait]
-impl Handler for BearerAuth {
-    async fn handle(
-        &self,
-        req: &mut Request,
-        depot: &mut Depot,
-        res: &mut Response,
-        ctrl: &mut FlowCtrl,
-    ) {
-        if req.method() == salvo::http::Method::OPTIONS {
-            ctrl.call_next(req, depot, res).await;
-            return;
-        }
-        match self.principal(req).await {
-            Ok(p) => {
-                depot.insert_typed(p);
-                ctrl.call_next(req, depot, res).await;
+impl BearerAuth {
+    /// The caller of a request to `/mcp`, or `None` once the refusal (401
+    /// with its challenge, or 503 when the store is down) is written to `res`.
+    pub async fn authenticate(&self, req: &Request, res: &mut Response) -> Option<Arc<Principal>> {
+        let (status, reason) = match self.principal(req).await {
+            Ok(p) => return Some(p),
+            Err(refusal) => refusal,
+        };
+        res.status_code(status);
+        let body = if status == StatusCode::SERVICE_UNAVAILABLE {
+            // The store is down: a JSON-RPC error (as /mcp answers
+            // everything) and when to try again.
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::store::OUTAGE_RETRY_AFTER),
+            );
+            json!({ "jsonrpc": "2.0", "id": null,
+                "error": { "code": -32603, "message": "Service Unavailable: try again shortly" } })
+        } else {
+            if let Ok(v) = HeaderValue::from_str(&self.challenge.unauthorized(reason.as_deref())) {
+                res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
             }
-            Err((status, reason)) => {
-                res.status_code(status);
-                let body = if status == StatusCode::SERVICE_UNAVAILABLE {
-                    // The store is down: a JSON-RPC error (as /mcp answers
-                    // everything) and when to try again.
-                    res.headers_mut().insert(
-                        header::RETRY_AFTER,
-                        HeaderValue::from(crate::store::OUTAGE_RETRY_AFTER),
-                    );
-                    json!({ "jsonrpc": "2.0", "id": null,
-                        "error": { "code": -32603, "message": "Service Unavailable: try again shortly" } })
-                } else {
-                    if let Ok(v) =
-                        HeaderValue::from_str(&self.challenge.unauthorized(reason.as_deref()))
-                    {
-                        res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-                    }
-                    match &reason {
-                        Some(r) => json!({ "error": "invalid_token", "error_description": r }),
-                        None => {
-                            json!({ "error": "unauthorized", "error_description": "authorization required: send a bearer token" })
-                        }
-                    }
-                };
-                res.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                let _ = res.write_body(body.to_string());
-                ctrl.skip_rest();
+            match &reason {
+                Some(r) => json!({ "error": "invalid_token", "error_description": r }),
+                None => {
+                    json!({ "error": "unauthorized", "error_description": "authorization required: send a bearer token" })
+                }
             }
-        }
+        };
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let _ = res.write_body(body.to_string());
+        None
     }
 }
 

@@ -64,9 +64,7 @@ impl OriginRules {
         }
         Ok(())
     }
-}
 
-impl OriginRules {
     /// Whether the request passes; if not, its 403 is written to `res`.
     pub fn admits(&self, req: &Request, res: &mut Response) -> bool {
         let Err(e) = self.check(req) else {

@@ -1,6 +1,7 @@
 //! The HTTP layer: listener, origin rules, CORS, request ids, the `/mcp`
-//! route that applies them around the MCP endpoint, and the one client for outbound calls (`egress`, with
-//! `addresses` deciding which hosts an attacker-named URL may reach).
+//! route that applies them around the MCP endpoint, and the one client for
+//! outbound calls (`egress`, with `addresses` deciding which hosts an
+//! attacker-named URL may reach).
 
 pub mod addresses;
 pub mod client_addr;

@@ -197,9 +197,7 @@ impl BearerAuth {
             }
         }
     }
-}
 
-impl BearerAuth {
     /// The caller of a request to `/mcp`, or `None` once the refusal (401
     /// with its challenge, or 503 when the store is down) is written to `res`.
     pub async fn authenticate(&self, req: &Request, res: &mut Response) -> Option<Arc<Principal>> {

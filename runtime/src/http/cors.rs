@@ -23,15 +23,16 @@ impl BrowserCors {
     /// Add the CORS headers to the answer `/mcp` has written (`http::mcp_route`
     /// calls it last, its refusals included: a browser must be able to read
     /// a 401's `WWW-Authenticate`). `ctrl` is the route's, which has no
-    /// handler after it.
+    /// handler after it. `from_browser`: the request has an `Origin`.
     pub async fn finish(
         &self,
+        from_browser: bool,
         req: &mut Request,
         depot: &mut Depot,
         res: &mut Response,
         ctrl: &mut FlowCtrl,
     ) {
-        if req.headers().contains_key(header::ORIGIN) {
+        if from_browser {
             self.0.handle(req, depot, res, ctrl).await;
         } else {
             res.headers_mut()

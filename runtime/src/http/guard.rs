@@ -47,17 +47,19 @@ impl OriginRules {
         hosts.iter().any(|h| h.eq_ignore_ascii_case(name))
     }
 
-    fn check(&self, req: &Request) -> Result<(), TransportError> {
-        if let Some(origin) = req.headers().get(header::ORIGIN) {
+    /// A request's `Origin` and `Host` (each its first value).
+    fn check(
+        &self,
+        origin: Option<&HeaderValue>,
+        host: Option<&HeaderValue>,
+    ) -> Result<(), TransportError> {
+        if let Some(origin) = origin {
             let value = origin.to_str().unwrap_or("");
             if !self.allows_origin(value) {
                 return Err(TransportError::ForbiddenOrigin(value.to_string()));
             }
         }
-        if let Some(host) = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
+        if let Some(host) = host.and_then(|h| h.to_str().ok())
             && !self.allows_host(host)
         {
             return Err(TransportError::ForbiddenHost(host.to_string()));
@@ -65,9 +67,15 @@ impl OriginRules {
         Ok(())
     }
 
-    /// Whether the request passes; if not, its 403 is written to `res`.
-    pub fn admits(&self, req: &Request, res: &mut Response) -> bool {
-        let Err(e) = self.check(req) else {
+    /// Whether a request with this `Origin` and `Host` passes; if not, its
+    /// 403 is written to `res`.
+    pub fn admits(
+        &self,
+        origin: Option<&HeaderValue>,
+        host: Option<&HeaderValue>,
+        res: &mut Response,
+    ) -> bool {
+        let Err(e) = self.check(origin, host) else {
             return true;
         };
         tracing::warn!(error = %e, "request refused");
@@ -90,7 +98,8 @@ impl Handler for OriginRules {
         res: &mut Response,
         ctrl: &mut FlowCtrl,
     ) {
-        if self.admits(req, res) {
+        let headers = req.headers();
+        if self.admits(headers.get(header::ORIGIN), headers.get(header::HOST), res) {
             ctrl.call_next(req, depot, res).await;
         } else {
             ctrl.skip_rest();

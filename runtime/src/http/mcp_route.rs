@@ -4,19 +4,20 @@
 //! of hoops it cost each request four boxed futures, four dynamic calls and a
 //! trip through the depot for the caller; done in order in one handler it
 //! runs fewer, smaller functions (what a request's time goes to on a busy
-//! server is mostly cache misses, `bench/analysis.md`).
+//! server is mostly cache misses, `bench/analysis.md`). The headers every
+//! step reads are found in one pass first (`McpHeaders`).
 
 use std::sync::Arc;
 
-use salvo::http::Method;
 use salvo::http::StatusCode;
+use salvo::http::{Method, ReqBody};
 use salvo::prelude::*;
 use tracing::Instrument;
 
 use super::cors::BrowserCors;
 use super::guard::OriginRules;
 use super::request_id;
-use crate::mcp::McpEndpoint;
+use crate::mcp::{McpEndpoint, McpHeaders};
 use crate::principal::Principal;
 use crate::resource::BearerAuth;
 
@@ -45,25 +46,34 @@ impl McpRoute {
         }
     }
 
-    /// The answer, or the refusal that came first.
-    async fn answer(&self, req: &mut Request, res: &mut Response) {
-        if !self.rules.admits(req, res) {
+    /// The answer, or the refusal that came first. `body`: the request's,
+    /// taken out of it so that `seen` can borrow its headers meanwhile.
+    async fn answer(
+        &self,
+        method: &Method,
+        body: ReqBody,
+        seen: &McpHeaders<'_>,
+        res: &mut Response,
+    ) {
+        if !self.rules.admits(seen.origin, seen.host, res) {
             return;
         }
-        if req.method() == Method::OPTIONS {
+        if method == Method::OPTIONS {
             // A CORS preflight, answered without credentials (browsers
             // send none); `BrowserCors` adds its headers.
             res.status_code(StatusCode::NO_CONTENT);
             return;
         }
         let principal = match &self.caller {
-            Caller::Bearer(bearer) => match bearer.authenticate(req, res).await {
+            Caller::Bearer(bearer) => match bearer.authenticate(seen.authorization, res).await {
                 Some(principal) => principal,
                 None => return,
             },
             Caller::Local(principal) => principal.clone(),
         };
-        self.endpoint.serve(req, res, &principal).await;
+        self.endpoint
+            .serve(method, body, seen, res, &principal)
+            .await;
     }
 }
 
@@ -76,12 +86,15 @@ impl Handler for McpRoute {
         res: &mut Response,
         ctrl: &mut FlowCtrl,
     ) {
-        let span = request_id::open(req, res);
-        async {
-            self.answer(req, res).await;
-            self.cors.finish(req, depot, res, ctrl).await;
-        }
-        .instrument(span)
-        .await;
+        let body = req.take_body();
+        let seen = McpHeaders::read(req.headers());
+        let from_browser = seen.origin.is_some();
+        let span = request_id::open(seen.request_id, req, res);
+        self.answer(req.method(), body, &seen, res)
+            .instrument(span)
+            .await;
+        // Outside the span: it only adds headers (and `seen` borrows the
+        // request, which CORS takes whole).
+        self.cors.finish(from_browser, req, depot, res, ctrl).await;
     }
 }

@@ -39,11 +39,11 @@ fn sane(id: &HeaderValue) -> bool {
     !id.is_empty() && id.len() <= 128 && id.iter().all(|b| b.is_ascii_graphic())
 }
 
-/// The request's id (the caller's, or a new one), set on the response, and
-/// the `request` span that carries it.
-pub fn open(req: &Request, res: &mut Response) -> tracing::Span {
+/// The request's id (the caller's `given` one, or a new one), set on the
+/// response, and the `request` span that carries it.
+pub fn open(given: Option<&HeaderValue>, req: &Request, res: &mut Response) -> tracing::Span {
     // The caller's value is shared, not copied, with the response.
-    let id = match req.headers().get(HEADER) {
+    let id = match given {
         Some(v) if sane(v) => v.clone(),
         _ => generate(),
     };
@@ -70,7 +70,7 @@ impl Handler for RequestIds {
         res: &mut Response,
         ctrl: &mut FlowCtrl,
     ) {
-        let span = open(req, res);
+        let span = open(req.headers().get(HEADER), req, res);
         ctrl.call_next(req, depot, res).instrument(span).await;
     }
 }

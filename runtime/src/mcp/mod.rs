@@ -33,6 +33,7 @@ pub use context::{
 pub use core::Settings;
 pub use definition::{BoxFuture, Handlers, ServerDefinition, ToolSchemas};
 pub use error::TransportError;
+pub(crate) use headers::McpHeaders;
 pub use input::{
     ElicitAction, ElicitResult, Elicitation, InputRequest, ListRoots, Root, Roots, Sampling,
     SamplingMessage, SamplingResult,

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
-use salvo::http::{HeaderMap, HeaderName, StatusCode};
+use salvo::http::StatusCode;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -31,7 +31,7 @@ use super::context::{ClientRequestError, Context, ContextParts};
 use super::core::Core;
 use super::error::{McpError, TransportError};
 use super::handle::ServerHandle;
-use super::headers::header;
+use super::headers::{McpHeaders, text};
 use super::input_required::{Binding, Outcome, Round, run_until_input, target_key};
 use super::jsonrpc::{Request, RequestId};
 use super::logging::LogLevel;
@@ -40,8 +40,7 @@ use super::methods::params::{
     CallToolParams, CompleteParams, GetPromptParams, ListParams, UriParams,
 };
 use super::outbound::{Outbound, StreamItem};
-use super::session::{SESSION_HEADER, Session};
-use super::version::VERSION_HEADER;
+use super::session::Session;
 use crate::oauth::upstream::Upstream;
 use crate::principal::Principal;
 use crate::store::{StoreError, now_ms};
@@ -71,7 +70,7 @@ fn is_session_era(version: &str) -> bool {
 /// Whether a POST's single message belongs to this era, from its `method`
 /// and the version its `_meta` claims (a response has neither).
 pub(crate) fn claims_modern(
-    headers: &HeaderMap,
+    seen: &McpHeaders<'_>,
     method: Option<&str>,
     claimed: Option<&Value>,
 ) -> bool {
@@ -79,9 +78,9 @@ pub(crate) fn claims_modern(
         Some(Value::String(v)) => !is_session_era(v),
         Some(_) => true,
         None => {
-            !headers.contains_key(&SESSION_HEADER)
+            seen.session.is_none()
                 && method != Some("initialize")
-                && header(headers, &VERSION_HEADER).is_some_and(|v| MODERN_VERSIONS.contains(&v))
+                && text(seen.version).is_some_and(|v| MODERN_VERSIONS.contains(&v))
         }
     }
 }
@@ -123,10 +122,6 @@ fn refuse(
     }
 }
 
-/// Header names as `HeaderName`s (`headers::header`).
-const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
-const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
-
 /// What a checked request carries in `_meta` besides its client
 /// capabilities (which stay in `req.meta`, checked to be an object).
 struct Claims {
@@ -134,9 +129,9 @@ struct Claims {
 }
 
 /// The checks before any method runs (see the module's order).
-fn check(headers: &HeaderMap, req: &Request) -> Result<Claims, Refusal> {
+fn check(seen: &McpHeaders<'_>, req: &Request) -> Result<Claims, Refusal> {
     let bad = |code, message: &str| refuse(StatusCode::BAD_REQUEST, &req.id, code, message, None);
-    let Some(version_header) = header(headers, &VERSION_HEADER) else {
+    let Some(version_header) = text(seen.version) else {
         return Err(bad(
             HEADER_MISMATCH,
             "Header mismatch: MCP-Protocol-Version is required",
@@ -185,7 +180,7 @@ fn check(headers: &HeaderMap, req: &Request) -> Result<Claims, Refusal> {
             Some(json!({ "supported": MODERN_VERSIONS, "requested": version })),
         ));
     }
-    if header(headers, &MCP_METHOD) != Some(req.method.as_str()) {
+    if text(seen.method) != Some(req.method.as_str()) {
         return Err(bad(
             HEADER_MISMATCH,
             "Header mismatch: Mcp-Method must name the request's method",
@@ -197,7 +192,7 @@ fn check(headers: &HeaderMap, req: &Request) -> Result<Claims, Refusal> {
             .as_ref()
             .and_then(|p| super::jsonrpc::member(p, key))
             .and_then(Value::as_str);
-        if in_body.is_some() && header(headers, &MCP_NAME) != in_body {
+        if in_body.is_some() && text(seen.name) != in_body {
             return Err(bad(
                 HEADER_MISMATCH,
                 &format!("Header mismatch: Mcp-Name must be the request's `{key}`"),
@@ -290,12 +285,12 @@ pub(crate) enum Served {
 pub(crate) async fn serve(
     core: &Arc<Core>,
     handle: &Arc<dyn ServerHandle>,
-    headers: &HeaderMap,
+    seen: &McpHeaders<'_>,
     principal: &Arc<Principal>,
     req: Request,
     scopes: impl FnOnce(&Request) -> Result<(), TransportError>,
 ) -> Result<Served, Refused> {
-    let claims = check(headers, &req).map_err(Refused::Rpc)?;
+    let claims = check(seen, &req).map_err(Refused::Rpc)?;
     if !exists_in_this_era(&req.method) {
         return Err(Refused::Rpc(refuse(
             StatusCode::NOT_FOUND,
@@ -713,6 +708,7 @@ async fn reply(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use salvo::http::HeaderMap;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -724,7 +720,7 @@ mod tests {
 
     fn claims(headers: &HeaderMap, message: &Value) -> bool {
         claims_modern(
-            headers,
+            &McpHeaders::read(headers),
             message["method"].as_str(),
             message["params"]["_meta"].get(META_VERSION),
         )

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use salvo::http::header::{self, HeaderName, HeaderValue};
+use salvo::http::ReqBody;
+use salvo::http::header::{self, HeaderValue};
 use salvo::http::{Method, StatusCode};
 use salvo::prelude::*;
 use serde_json::Value;
@@ -15,7 +16,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::core::Core;
 use super::error::{McpError, TransportError};
 use super::handle::ServerHandle;
-use super::headers::header;
+use super::headers::{McpHeaders, text};
 use super::jsonrpc::{self, Message, Request as RpcRequest, parse_message};
 use super::modern;
 use super::outbound::Outbound;
@@ -27,9 +28,6 @@ use crate::resource::Challenge;
 use crate::store::now_ms;
 
 pub use super::session::SESSION_HEADER;
-pub use super::version::VERSION_HEADER;
-
-const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
 
 /// The salvo handler for the MCP endpoint.
 pub struct McpEndpoint {
@@ -127,25 +125,28 @@ impl From<crate::store::StoreError> for Failure {
 
 impl McpEndpoint {
     /// Answer a request to `/mcp` from `principal` (authenticated by the
-    /// route in front, `http::mcp_route`, which also answers CORS preflights).
+    /// route in front, `http::mcp_route`, which also answers CORS preflights
+    /// and reads the headers, `seen`, and takes the `body` out of the request).
     pub(crate) async fn serve(
         &self,
-        req: &mut Request,
+        method: &Method,
+        body: ReqBody,
+        seen: &McpHeaders<'_>,
         res: &mut Response,
         principal: &Arc<Principal>,
     ) {
         // The version for error bodies: the client's header when it is one
         // we know (read only for an error).
-        let version = |req: &Request| {
-            header(req.headers(), &VERSION_HEADER)
+        let version = || {
+            text(seen.version)
                 .and_then(ProtocolVersion::parse)
                 .unwrap_or(ProtocolVersion::DEFAULT)
         };
-        let outcome = match *req.method() {
-            Method::POST => self.post(req, principal).await,
+        let outcome = match *method {
+            Method::POST => self.post(body, seen, principal).await,
             // Boxed: only POST is the hot path (see `post`).
-            Method::GET => Box::pin(self.get(req, principal)).await,
-            Method::DELETE => Box::pin(self.delete(req, principal)).await,
+            Method::GET => Box::pin(self.get(seen, principal)).await,
+            Method::DELETE => Box::pin(self.delete(seen, principal)).await,
             _ => Err(TransportError::MethodNotAllowed.into()),
         };
         match outcome {
@@ -167,27 +168,32 @@ impl McpEndpoint {
                     res.add_header(header::ALLOW, "GET, POST, DELETE", true)
                         .ok();
                 }
-                write_json(res, e.status(), &e.body(version(req)));
+                write_json(res, e.status(), &e.body(version()));
             }
             Err(Failure::Modern(refusal)) => write_json(res, refusal.status, &refusal.body),
             Err(Failure::Rpc { id, error }) => {
                 write_json(
                     res,
                     StatusCode::BAD_REQUEST,
-                    &jsonrpc::error_response(id.as_ref(), &error, version(req)),
+                    &jsonrpc::error_response(id.as_ref(), &error, version()),
                 );
             }
         }
     }
 
-    async fn post(&self, req: &mut Request, principal: &Arc<Principal>) -> Result<Answer, Failure> {
-        if !accepts(req, &POST_TYPES) {
+    async fn post(
+        &self,
+        body: ReqBody,
+        seen: &McpHeaders<'_>,
+        principal: &Arc<Principal>,
+    ) -> Result<Answer, Failure> {
+        if !accepted(seen, &POST_TYPES) {
             return Err(TransportError::NotAcceptablePost.into());
         }
-        if !is_json(req) {
+        if !is_json(seen) {
             return Err(TransportError::UnsupportedMediaType.into());
         }
-        let body = read_body(req, self.core.settings.max_body).await?;
+        let body = read_body(body, seen, self.core.settings.max_body).await?;
         // A well-formed request is read without a JSON tree for its envelope;
         // anything else as a tree, for the exact error (L-1) or the batch.
         let message = match jsonrpc::read_request(&body) {
@@ -198,7 +204,7 @@ impl McpEndpoint {
                 // Boxed, as the other rare paths below: a future holds the
                 // bytes of its largest path, and the hot one is copied whole.
                 Value::Array(items) => {
-                    return Box::pin(self.post_batch(req, principal, items)).await;
+                    return Box::pin(self.post_batch(seen, principal, items)).await;
                 }
                 single => parse(single)?,
             },
@@ -208,10 +214,10 @@ impl McpEndpoint {
             Message::Notification(n) => (Some(n.method.as_str()), n.meta().version.as_ref()),
             Message::Response(r) => (None, r.message["params"]["_meta"].get(modern::META_VERSION)),
         };
-        if modern::claims_modern(req.headers(), method, claimed) {
-            self.post_modern(req, principal, message).await
+        if modern::claims_modern(seen, method, claimed) {
+            self.post_modern(seen, principal, message).await
         } else {
-            self.post_single(req, principal, message).await
+            self.post_single(seen, principal, message).await
         }
     }
 
@@ -219,7 +225,7 @@ impl McpEndpoint {
     /// response is accepted and has nothing to act on in this era yet.
     async fn post_modern(
         &self,
-        req: &Request,
+        seen: &McpHeaders<'_>,
         principal: &Arc<Principal>,
         message: Message,
     ) -> Result<Answer, Failure> {
@@ -227,16 +233,7 @@ impl McpEndpoint {
             return Ok(Reply::Accepted.into());
         };
         let scopes = |r: &RpcRequest| self.check_scopes(principal, std::slice::from_ref(r));
-        match modern::serve(
-            &self.core,
-            &self.stateless,
-            req.headers(),
-            principal,
-            r,
-            scopes,
-        )
-        .await
-        {
+        match modern::serve(&self.core, &self.stateless, seen, principal, r, scopes).await {
             Ok(modern::Served::Json(StatusCode::OK, body)) => {
                 Ok(Reply::Json(body.to_string()).into())
             }
@@ -256,7 +253,7 @@ impl McpEndpoint {
 
     async fn post_single(
         &self,
-        req: &Request,
+        seen: &McpHeaders<'_>,
         principal: &Arc<Principal>,
         message: Message,
     ) -> Result<Answer, Failure> {
@@ -282,7 +279,7 @@ impl McpEndpoint {
                 .into()),
             };
         }
-        let session = self.session(req, principal).await?;
+        let session = self.session(seen, principal).await?;
         match message {
             Message::Notification(n) => {
                 Box::pin(self.core.notification(&session, n)).await?;
@@ -305,7 +302,7 @@ impl McpEndpoint {
     /// T-27: 2025-03-26 sessions may POST a JSON array of messages.
     async fn post_batch(
         &self,
-        req: &Request,
+        seen: &McpHeaders<'_>,
         principal: &Arc<Principal>,
         items: Vec<Value>,
     ) -> Result<Answer, Failure> {
@@ -322,7 +319,7 @@ impl McpEndpoint {
         {
             return Err(TransportError::InitializeInBatch.into());
         }
-        let session = self.session(req, principal).await?;
+        let session = self.session(seen, principal).await?;
         if !session.version.allows_batches() {
             return Err(TransportError::BatchNotSupported(session.version.as_str()).into());
         }
@@ -378,11 +375,15 @@ impl McpEndpoint {
         streams::reply(self.core.clone(), session, rx, run, expected, batch).await
     }
 
-    async fn get(&self, req: &mut Request, principal: &Arc<Principal>) -> Result<Answer, Failure> {
-        if !accepts(req, &["text/event-stream"]) {
+    async fn get(
+        &self,
+        seen: &McpHeaders<'_>,
+        principal: &Arc<Principal>,
+    ) -> Result<Answer, Failure> {
+        if !accepted(seen, &["text/event-stream"]) {
             return Err(TransportError::NotAcceptableGet.into());
         }
-        let session = self.session(req, principal).await?;
+        let session = self.session(seen, principal).await?;
         let core = &self.core;
         let held = core
             .streams
@@ -390,8 +391,9 @@ impl McpEndpoint {
             .ok_or(TransportError::TooManyStreams(
                 core.settings.streams_per_user,
             ))?;
-        let resuming = header(req.headers(), &LAST_EVENT_ID).is_some();
-        let (stream, after) = match header(req.headers(), &LAST_EVENT_ID) {
+        let last_event_id = text(seen.last_event_id);
+        let resuming = last_event_id.is_some();
+        let (stream, after) = match last_event_id {
             Some(last) => {
                 let bad = || TransportError::BadLastEventId(last.to_string());
                 let (stream, seq) = streams::parse_event_id(last).ok_or_else(bad)?;
@@ -429,20 +431,24 @@ impl McpEndpoint {
 
     async fn delete(
         &self,
-        req: &mut Request,
+        seen: &McpHeaders<'_>,
         principal: &Arc<Principal>,
     ) -> Result<Answer, Failure> {
-        let session = self.session(req, principal).await?;
+        let session = self.session(seen, principal).await?;
         self.core.delete_session(&session).await?;
         Ok(Reply::Done.into())
     }
 
     /// T-19…T-21, T-24…T-26: the request's session, and its version header.
-    async fn session(&self, req: &Request, principal: &Principal) -> Result<Session, Failure> {
-        let id = header(req.headers(), &SESSION_HEADER).ok_or(TransportError::MissingSession)?;
+    async fn session(
+        &self,
+        seen: &McpHeaders<'_>,
+        principal: &Principal,
+    ) -> Result<Session, Failure> {
+        let id = text(seen.session).ok_or(TransportError::MissingSession)?;
         // T-26: a header that is not even text is as invalid as an unknown
         // version (it is not "absent").
-        if let Some(raw) = req.headers().get(&VERSION_HEADER) {
+        if let Some(raw) = seen.version {
             match raw.to_str() {
                 Ok(v) if ProtocolVersion::parse(v).is_some() => {}
                 Ok(v) => return Err(TransportError::BadProtocolVersion(v.to_string()).into()),
@@ -475,15 +481,10 @@ const COMMON_ACCEPT: [&[u8]; 2] = [
 /// Whether the Accept header admits every one of `types` (wildcards count; no
 /// Accept header admits nothing, as the SDKs do), in one pass over its media
 /// ranges (the hot path: every POST).
-fn accepts(req: &Request, types: &[&str]) -> bool {
-    accepted(req.headers(), types)
-}
-
-fn accepted(headers: &salvo::http::HeaderMap, types: &[&str]) -> bool {
-    let mut values = headers.get_all(header::ACCEPT).iter();
+fn accepted(seen: &McpHeaders<'_>, types: &[&str]) -> bool {
     // What the SDKs send, as one value: admits exactly the POST's two types.
     // Compared whole first, before reading it range by range below.
-    if let (Some(only), None) = (values.next(), values.next())
+    if let (Some(only), false) = (seen.accept, seen.more_accept)
         && types == POST_TYPES
         && COMMON_ACCEPT.contains(&only.as_bytes())
     {
@@ -494,10 +495,7 @@ fn accepted(headers: &salvo::http::HeaderMap, types: &[&str]) -> bool {
     let mut admitted = 0u32;
     // Over bytes: splitting `str`s by `char` patterns cost a request about a
     // thousand instructions for the two ranges every SDK sends.
-    let values = headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok());
+    let values = seen.accept_values().iter().filter_map(|v| v.to_str().ok());
     for value in values {
         for range in value.as_bytes().split(|&b| b == b',') {
             let range = range
@@ -529,8 +527,8 @@ fn accepted(headers: &salvo::http::HeaderMap, types: &[&str]) -> bool {
 }
 
 /// `application/json`, optionally with `charset=utf-8` (JSON-RPC is UTF-8).
-fn is_json(req: &Request) -> bool {
-    let Some(ct) = header(req.headers(), &header::CONTENT_TYPE) else {
+fn is_json(seen: &McpHeaders<'_>) -> bool {
+    let Some(ct) = text(seen.content_type) else {
         return false;
     };
     let mut parts = ct.split(';');
@@ -544,19 +542,34 @@ fn is_json(req: &Request) -> bool {
         })
 }
 
-async fn read_body(req: &mut Request, max: usize) -> Result<Bytes, TransportError> {
-    let declared =
-        header(req.headers(), &header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
+/// The body, at most `max` bytes (a larger declared length is refused
+/// before reading any of it), read as salvo's `payload_with_max_size` reads it.
+async fn read_body(
+    body: ReqBody,
+    seen: &McpHeaders<'_>,
+    max: usize,
+) -> Result<Bytes, TransportError> {
+    use http_body_util::{BodyExt, Limited};
+    let declared = text(seen.content_length).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > max) {
         return Err(TransportError::PayloadTooLarge(max));
     }
-    match req.payload_with_max_size(max).await {
-        Ok(b) => Ok(b.clone()),
-        Err(salvo::http::ParseError::PayloadTooLarge) => Err(TransportError::PayloadTooLarge(max)),
+    match Limited::new(body, max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if too_large(e.as_ref()) => Err(TransportError::PayloadTooLarge(max)),
         Err(e) => Err(TransportError::Parse(format!(
             "could not read the body: {e}"
         ))),
     }
+}
+
+/// Whether reading a body failed on its size limit (the error may come
+/// wrapped in an I/O error, as salvo also checks).
+fn too_large(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.is::<http_body_util::LengthLimitError>()
+        || e.downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .is_some_and(|inner| too_large(inner))
 }
 
 fn write_json(res: &mut Response, status: StatusCode, body: &Value) {
@@ -618,40 +631,35 @@ mod tests {
         h
     }
 
+    fn accepts(values: &[&[u8]], types: &[&str]) -> bool {
+        accepted(&McpHeaders::read(&with_accept(values)), types)
+    }
+
     /// The whole-value shortcut (T-6) says yes only where reading the value
     /// range by range says yes, and anything else still goes range by range.
     #[test]
     fn the_common_accept_values_are_read_the_same_either_way() {
         for common in COMMON_ACCEPT {
-            assert!(accepted(&with_accept(&[common]), &POST_TYPES));
+            assert!(accepts(&[common], &POST_TYPES));
             // Range by range (the shortcut is for one value only).
-            assert!(accepted(
-                &with_accept(&[common, b"text/plain"]),
-                &POST_TYPES
-            ));
+            assert!(accepts(&[common, b"text/plain"], &POST_TYPES));
             assert!(
-                !accepted(&with_accept(&[common]), &["text/html"]),
+                !accepts(&[common], &["text/html"]),
                 "the shortcut is for the POST's two types only"
             );
         }
-        assert!(!accepted(&with_accept(&[b"application/json"]), &POST_TYPES));
-        assert!(!accepted(
-            &with_accept(&[b"application/json, text/event-streams"]),
+        assert!(!accepts(&[b"application/json"], &POST_TYPES));
+        assert!(!accepts(
+            &[b"application/json, text/event-streams"],
             &POST_TYPES
         ));
-        assert!(!accepted(&with_accept(&[]), &POST_TYPES));
-        assert!(accepted(
-            &with_accept(&[b"application/json", b"text/event-stream"]),
+        assert!(!accepts(&[], &POST_TYPES));
+        assert!(accepts(
+            &[b"application/json", b"text/event-stream"],
             &POST_TYPES
         ));
-        assert!(accepted(&with_accept(&[b"*/*"]), &POST_TYPES));
-        assert!(accepted(
-            &with_accept(&[b"APPLICATION/JSON;q=0.9, text/*"]),
-            &POST_TYPES
-        ));
-        assert!(accepted(
-            &with_accept(&[b"text/event-stream"]),
-            &["text/event-stream"]
-        ));
+        assert!(accepts(&[b"*/*"], &POST_TYPES));
+        assert!(accepts(&[b"APPLICATION/JSON;q=0.9, text/*"], &POST_TYPES));
+        assert!(accepts(&[b"text/event-stream"], &["text/event-stream"]));
     }
 }

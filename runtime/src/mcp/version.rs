@@ -4,12 +4,6 @@
 
 use std::fmt;
 
-use salvo::http::HeaderName;
-
-/// The header every request after `initialize` carries its version in (T-26).
-/// A `HeaderName`, not a string: a lookup by name then skips parsing it.
-pub const VERSION_HEADER: HeaderName = HeaderName::from_static("mcp-protocol-version");
-
 /// A protocol revision this server speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ProtocolVersion {

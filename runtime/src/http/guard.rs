@@ -39,10 +39,15 @@ impl OriginRules {
             return true;
         };
         // The host without its port; an IPv6 literal keeps its brackets.
-        let name = match host.find(']') {
-            Some(end) if host.starts_with('[') => &host[..=end],
+        // Over bytes: `str::find` by `char` costs every request more.
+        let bytes = host.as_bytes();
+        let name = match bytes.iter().position(|&b| b == b']') {
+            Some(end) if bytes.first() == Some(&b'[') => &host[..=end],
             Some(_) => return false,
-            None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+            None => match bytes.iter().rposition(|&b| b == b':') {
+                Some(colon) => &host[..colon],
+                None => host,
+            },
         };
         hosts.iter().any(|h| h.eq_ignore_ascii_case(name))
     }
@@ -122,5 +127,11 @@ mod tests {
         assert!(rules.allows_host("[::1]:3000"));
         assert!(!rules.allows_host("evil.example.com:8080"));
         assert!(!rules.allows_host("localhost.evil.com"));
+        assert!(rules.allows_host("[::1]"));
+        assert!(rules.allows_host("LOCALHOST:80"));
+        assert!(!rules.allows_host("localhost]:80"), "a bracket not opening");
+        assert!(!rules.allows_host("[::1"), "an unclosed literal");
+        assert!(!rules.allows_host("[::2]:3000"));
+        assert!(!rules.allows_host(":8080"));
     }
 }

@@ -17,18 +17,19 @@ pub struct RequestIds;
 fn generate() -> HeaderValue {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
-    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static PREFIX: OnceLock<[u8; 16]> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let prefix = *PREFIX.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    let hex = |n: u64| -> [u8; 16] {
+        std::array::from_fn(|i| HEX[((n >> ((15 - i) * 4)) & 0xf) as usize])
+    };
+    // The prefix's digits are written once.
+    let prefix = PREFIX.get_or_init(|| hex(uuid::Uuid::new_v4().as_u64_pair().0));
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
     // By hand: `format!` with two padded hex fields was most of this hoop.
     let mut id = Vec::with_capacity(32);
-    for n in [prefix, count] {
-        for shift in (0..16).rev() {
-            id.push(HEX[((n >> (shift * 4)) & 0xf) as usize]);
-        }
-    }
+    id.extend_from_slice(prefix);
+    id.extend_from_slice(&hex(count));
     // The bytes become the header value as they are (no copy).
     HeaderValue::from_maybe_shared(bytes::Bytes::from(id)).expect("hex digits are a header value")
 }

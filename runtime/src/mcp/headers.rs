@@ -89,8 +89,11 @@ impl<'a> McpHeaders<'a> {
 }
 
 /// A header's value as text, trimmed; `None` when absent or not text.
+/// Text here is visible ASCII, spaces and tabs (`HeaderValue::to_str`), so
+/// trimming ASCII whitespace is `str::trim` without its walk through
+/// Unicode's whitespace table.
 pub(crate) fn text(value: Option<&HeaderValue>) -> Option<&str> {
-    value.and_then(|v| v.to_str().ok()).map(str::trim)
+    value.and_then(|v| v.to_str().ok()).map(str::trim_ascii)
 }
 
 #[cfg(test)]

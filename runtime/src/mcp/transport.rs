@@ -531,6 +531,10 @@ fn is_json(seen: &McpHeaders<'_>) -> bool {
     let Some(ct) = text(seen.content_type) else {
         return false;
     };
+    // What clients send, compared whole before reading it part by part.
+    if ct.eq_ignore_ascii_case("application/json") {
+        return true;
+    }
     let mut parts = ct.split(';');
     let essence = parts.next().unwrap_or_default().trim();
     essence.eq_ignore_ascii_case("application/json")

@@ -50,7 +50,10 @@ pub fn open(given: Option<&HeaderValue>, req: &Request, res: &mut Response) -> t
     };
     // Plain string fields: written as text only if a line is logged
     // (`logging::PlainSpanFields`). Visible ASCII (`sane`, `generate`).
+    // A root: every request is its own (which also spares the subscriber
+    // looking up a current span that is never there).
     let span = tracing::info_span!(
+        parent: None,
         "request",
         id = id.to_str().unwrap_or_default(),
         method = req.method().as_str(),

@@ -105,6 +105,10 @@ impl From<Refusal> for Refused {
     }
 }
 
+/// Cold, as every refusal path is: the compiler then lays the code that
+/// leads here out of the hot path's cache lines (`bench/analysis.md`).
+#[cold]
+#[inline(never)]
 fn refuse(
     status: StatusCode,
     id: &RequestId,
@@ -305,19 +309,7 @@ pub(crate) async fn serve(
         return listen(core, principal, req);
     }
     if req.method == "server/discover" {
-        let catalog = core.methods.catalog();
-        let mut result = json!({
-            "supportedVersions": MODERN_VERSIONS,
-            "capabilities": catalog.capabilities(),
-            "_meta": { META_SERVER_INFO: catalog.server_info.for_version(super::version::ProtocolVersion::LATEST) },
-        });
-        if let Some(i) = &catalog.instructions {
-            result["instructions"] = json!(i);
-        }
-        return Ok(Served::Text(
-            StatusCode::OK,
-            result_message(&req.id, &result, Some(catalog.caching)),
-        ));
+        return Ok(discover(core, &req.id));
     }
     let mut req = req;
     let now = || now_ms() / 1000;
@@ -372,48 +364,100 @@ pub(crate) async fn serve(
             None => Outcome::Done(call.await),
         };
         let invalid_answer = round.as_ref().and_then(|r| r.invalid());
-        let message = match outcome {
-            _ if watched.missing_capability().is_some() => {
-                flag.store(true, std::sync::atomic::Ordering::Release);
-                let capability = watched.missing_capability().unwrap_or_default();
-                refuse(
-                    StatusCode::BAD_REQUEST,
-                    &id,
-                    MISSING_CAPABILITY,
-                    &format!("Missing required client capability: {capability}"),
-                    Some(json!({ "requiredCapabilities": { capability: {} } })),
-                )
-                .body
-            }
-            Outcome::NeedsInput => {
-                let round = round.as_ref().expect("only a round stops for input");
-                let result = round.input_required(&core.sealer, now());
-                json!({ "jsonrpc": "2.0", "id": id, "result": result })
-            }
-            Outcome::Done(_) if invalid_answer.is_some() => {
-                let e = McpError::InvalidParams(invalid_answer.unwrap_or_default());
-                error_response(&id, &e)
-            }
-            Outcome::Done(Ok(Ok(result))) => {
-                // Serialized once, straight from the method's result (a
-                // tool's is never turned into a JSON tree first).
+        match outcome {
+            // Serialized once, straight from the method's result (a tool's
+            // is never turned into a JSON tree first).
+            Outcome::Done(Ok(Ok(result)))
+                if invalid_answer.is_none() && watched.missing_capability().is_none() =>
+            {
                 out.finish(Some(result_message(&id, &result, caching)));
-                return;
             }
-            Outcome::Done(Ok(Err(e))) => {
-                if let McpError::Internal(detail) | McpError::Unavailable(detail) = &e {
-                    tracing::error!(error = %detail, "request failed");
-                }
-                error_response(&id, &e)
+            other => {
+                let message = settle(
+                    other,
+                    &watched,
+                    round.as_deref(),
+                    &core,
+                    &id,
+                    &flag,
+                    caching,
+                );
+                out.finish(Some(message));
             }
-            Outcome::Done(Err(_)) => {
-                tracing::error!("a handler panicked");
-                error_response(&id, &McpError::internal("panic"))
-            }
-        };
-        out.finish(Some(message.to_string()));
+        }
     };
     Ok(reply(Box::pin(run), rx, refused).await)
+}
+
+/// The answer of a run that did not simply succeed: a capability the client
+/// did not declare (-32021, carried as HTTP 400: `refused` is set), a round
+/// that stops for the client's input, an answer that does not fit its
+/// question, an error or a panic. Cold: out of the hot path's cache lines.
+#[cold]
+#[inline(never)]
+fn settle(
+    outcome: Outcome<std::thread::Result<Result<Answer, McpError>>>,
+    ctx: &Context,
+    round: Option<&Round>,
+    core: &Core,
+    id: &RequestId,
+    refused: &std::sync::atomic::AtomicBool,
+    caching: Option<gatehouse_specs::Caching>,
+) -> String {
+    if let Some(capability) = ctx.missing_capability() {
+        refused.store(true, std::sync::atomic::Ordering::Release);
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            id,
+            MISSING_CAPABILITY,
+            &format!("Missing required client capability: {capability}"),
+            Some(json!({ "requiredCapabilities": { capability: {} } })),
+        )
+        .body
+        .to_string();
+    }
+    let message = match outcome {
+        Outcome::NeedsInput => {
+            let round = round.expect("only a round stops for input");
+            let result = round.input_required(&core.sealer, now_ms() / 1000);
+            json!({ "jsonrpc": "2.0", "id": id, "result": result })
+        }
+        Outcome::Done(_) if let Some(invalid) = round.and_then(Round::invalid) => {
+            error_response(id, &McpError::InvalidParams(invalid))
+        }
+        // `serve` writes a plain success itself; this is the same answer.
+        Outcome::Done(Ok(Ok(result))) => return result_message(id, &result, caching),
+        Outcome::Done(Ok(Err(e))) => {
+            if let McpError::Internal(detail) | McpError::Unavailable(detail) = &e {
+                tracing::error!(error = %detail, "request failed");
+            }
+            error_response(id, &e)
+        }
+        Outcome::Done(Err(_)) => {
+            tracing::error!("a handler panicked");
+            error_response(id, &McpError::internal("panic"))
+        }
+    };
+    message.to_string()
+}
+
+/// `server/discover`'s answer. Out of line: `serve` runs for every call, and
+/// code it does not run still takes room in the instruction cache.
+#[inline(never)]
+fn discover(core: &Core, id: &RequestId) -> Served {
+    let catalog = core.methods.catalog();
+    let mut result = json!({
+        "supportedVersions": MODERN_VERSIONS,
+        "capabilities": catalog.capabilities(),
+        "_meta": { META_SERVER_INFO: catalog.server_info.for_version(super::version::ProtocolVersion::LATEST) },
+    });
+    if let Some(i) = &catalog.instructions {
+        result["instructions"] = json!(i);
+    }
+    Served::Text(
+        StatusCode::OK,
+        result_message(id, &result, Some(catalog.caching)),
+    )
 }
 
 /// The method itself, from the families every era shares. `arguments`: a
@@ -539,6 +583,7 @@ fn error_object(e: &McpError) -> Value {
 /// for the URIs asked for, whichever replica the change happened on (the
 /// broker's `U` signal). Every message is tagged with the subscription's id
 /// (the request's). Counted against the caller's open streams (issue 12).
+#[inline(never)]
 fn listen(core: &Arc<Core>, principal: &Arc<Principal>, req: Request) -> Result<Served, Refused> {
     let bad = |m: &str| {
         Refused::Rpc(refuse(

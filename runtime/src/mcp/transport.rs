@@ -135,13 +135,6 @@ impl McpEndpoint {
         res: &mut Response,
         principal: &Arc<Principal>,
     ) {
-        // The version for error bodies: the client's header when it is one
-        // we know (read only for an error).
-        let version = || {
-            text(seen.version)
-                .and_then(ProtocolVersion::parse)
-                .unwrap_or(ProtocolVersion::DEFAULT)
-        };
         let outcome = match *method {
             Method::POST => self.post(body, seen, principal).await,
             // Boxed: only POST is the hot path (see `post`).
@@ -151,33 +144,7 @@ impl McpEndpoint {
         };
         match outcome {
             Ok(answer) => write_answer(res, answer),
-            Err(Failure::Transport(e)) => {
-                if let TransportError::Unavailable(inner) = &e {
-                    tracing::error!(error = %inner, "store unavailable");
-                    res.headers_mut().insert(
-                        header::RETRY_AFTER,
-                        HeaderValue::from(crate::store::OUTAGE_RETRY_AFTER),
-                    );
-                }
-                if let TransportError::InsufficientScope { challenge, .. } = &e
-                    && let Ok(v) = HeaderValue::from_str(challenge)
-                {
-                    res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-                }
-                if matches!(e, TransportError::MethodNotAllowed) {
-                    res.add_header(header::ALLOW, "GET, POST, DELETE", true)
-                        .ok();
-                }
-                write_json(res, e.status(), &e.body(version()));
-            }
-            Err(Failure::Modern(refusal)) => write_json(res, refusal.status, &refusal.body),
-            Err(Failure::Rpc { id, error }) => {
-                write_json(
-                    res,
-                    StatusCode::BAD_REQUEST,
-                    &jsonrpc::error_response(id.as_ref(), &error, version()),
-                );
-            }
+            Err(failure) => write_failure(res, failure, seen),
         }
     }
 
@@ -198,15 +165,13 @@ impl McpEndpoint {
         // anything else as a tree, for the exact error (L-1) or the batch.
         let message = match jsonrpc::read_request(&body) {
             Some(message) => message,
-            None => match serde_json::from_slice(&body)
-                .map_err(|e| TransportError::Parse(e.to_string()))?
-            {
+            None => match read_tree(&body)? {
                 // Boxed, as the other rare paths below: a future holds the
                 // bytes of its largest path, and the hot one is copied whole.
-                Value::Array(items) => {
+                Tree::Batch(items) => {
                     return Box::pin(self.post_batch(seen, principal, items)).await;
                 }
-                single => parse(single)?,
+                Tree::One(message) => message,
             },
         };
         let (method, claimed) = match &message {
@@ -234,20 +199,8 @@ impl McpEndpoint {
         };
         let scopes = |r: &RpcRequest| self.check_scopes(principal, std::slice::from_ref(r));
         match modern::serve(&self.core, &self.stateless, seen, principal, r, scopes).await {
-            Ok(modern::Served::Json(StatusCode::OK, body)) => {
-                Ok(Reply::Json(body.to_string()).into())
-            }
-            Ok(modern::Served::Json(status, body)) => {
-                Err(Failure::Modern(modern::Refusal { status, body }))
-            }
             Ok(modern::Served::Text(StatusCode::OK, text)) => Ok(Reply::Json(text).into()),
-            Ok(modern::Served::Text(status, text)) => Err(Failure::Modern(modern::Refusal {
-                status,
-                body: serde_json::from_str(&text).unwrap_or(Value::Null),
-            })),
-            Ok(modern::Served::Sse(rx)) => Ok(Reply::Sse(rx).into()),
-            Err(modern::Refused::Rpc(refusal)) => Err(Failure::Modern(refusal)),
-            Err(modern::Refused::Transport(e)) => Err(e.into()),
+            other => modern_answer(other),
         }
     }
 
@@ -587,6 +540,85 @@ fn write_json_text(res: &mut Response, status: StatusCode, body: String) {
         HeaderValue::from_static("application/json"),
     );
     res.body(salvo::http::ResBody::Once(Bytes::from(body)));
+}
+
+/// A message that `jsonrpc::read_request` could not read as one well-formed
+/// request: read as a tree, for the exact error (L-1) or the batch.
+enum Tree {
+    Batch(Vec<Value>),
+    One(Message),
+}
+
+#[cold]
+#[inline(never)]
+fn read_tree(body: &[u8]) -> Result<Tree, Failure> {
+    match serde_json::from_slice(body).map_err(|e| TransportError::Parse(e.to_string()))? {
+        Value::Array(items) => Ok(Tree::Batch(items)),
+        single => Ok(Tree::One(parse(single)?)),
+    }
+}
+
+/// A 2026-07-28 answer other than a JSON success already serialized (the hot
+/// path, which `post_modern` takes itself).
+#[cold]
+#[inline(never)]
+fn modern_answer(served: Result<modern::Served, modern::Refused>) -> Result<Answer, Failure> {
+    match served {
+        Ok(modern::Served::Json(StatusCode::OK, body)) => Ok(Reply::Json(body.to_string()).into()),
+        Ok(modern::Served::Json(status, body)) => {
+            Err(Failure::Modern(modern::Refusal { status, body }))
+        }
+        Ok(modern::Served::Text(StatusCode::OK, text)) => Ok(Reply::Json(text).into()),
+        Ok(modern::Served::Text(status, text)) => Err(Failure::Modern(modern::Refusal {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        })),
+        Ok(modern::Served::Sse(rx)) => Ok(Reply::Sse(rx).into()),
+        Err(modern::Refused::Rpc(refusal)) => Err(Failure::Modern(refusal)),
+        Err(modern::Refused::Transport(e)) => Err(e.into()),
+    }
+}
+
+/// A refusal as its status, headers and JSON body. Cold: out of the hot
+/// path's cache lines (`bench/analysis.md`).
+#[cold]
+#[inline(never)]
+fn write_failure(res: &mut Response, failure: Failure, seen: &McpHeaders<'_>) {
+    // The version for error bodies: the client's header when it is one we know.
+    let version = || {
+        text(seen.version)
+            .and_then(ProtocolVersion::parse)
+            .unwrap_or(ProtocolVersion::DEFAULT)
+    };
+    match failure {
+        Failure::Transport(e) => {
+            if let TransportError::Unavailable(inner) = &e {
+                tracing::error!(error = %inner, "store unavailable");
+                res.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(crate::store::OUTAGE_RETRY_AFTER),
+                );
+            }
+            if let TransportError::InsufficientScope { challenge, .. } = &e
+                && let Ok(v) = HeaderValue::from_str(challenge)
+            {
+                res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+            }
+            if matches!(e, TransportError::MethodNotAllowed) {
+                res.add_header(header::ALLOW, "GET, POST, DELETE", true)
+                    .ok();
+            }
+            write_json(res, e.status(), &e.body(version()));
+        }
+        Failure::Modern(refusal) => write_json(res, refusal.status, &refusal.body),
+        Failure::Rpc { id, error } => {
+            write_json(
+                res,
+                StatusCode::BAD_REQUEST,
+                &jsonrpc::error_response(id.as_ref(), &error, version()),
+            );
+        }
+    }
 }
 
 fn write_answer(res: &mut Response, answer: Answer) {

@@ -208,10 +208,20 @@ impl BearerAuth {
         authorization: Option<&HeaderValue>,
         res: &mut Response,
     ) -> Option<Arc<Principal>> {
-        let (status, reason) = match self.principal(authorization).await {
-            Ok(p) => return Some(p),
-            Err(refusal) => refusal,
-        };
+        match self.principal(authorization).await {
+            Ok(p) => Some(p),
+            Err((status, reason)) => {
+                self.refuse(status, reason, res);
+                None
+            }
+        }
+    }
+
+    /// A 401 with its challenge, or a 503 when the store is down. Cold: out
+    /// of the hot path's cache lines (`bench/analysis.md`).
+    #[cold]
+    #[inline(never)]
+    fn refuse(&self, status: StatusCode, reason: Option<String>, res: &mut Response) {
         res.status_code(status);
         let body = if status == StatusCode::SERVICE_UNAVAILABLE {
             // The store is down: a JSON-RPC error (as /mcp answers
@@ -238,7 +248,6 @@ impl BearerAuth {
             HeaderValue::from_static("application/json"),
         );
         let _ = res.write_body(body.to_string());
-        None
     }
 }
 

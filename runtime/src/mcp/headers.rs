@@ -120,6 +120,16 @@ mod tests {
             ("mcp-name", 10),
             ("last-event-id", 11),
         ];
+        // The names the server writes with its constants are the ones read.
+        for constant in [
+            &super::super::session::SESSION_HEADER,
+            &crate::http::request_id::HEADER,
+        ] {
+            assert!(
+                names.iter().any(|(n, _)| *n == constant.as_str()),
+                "{constant}"
+            );
+        }
         let fields = |h: &McpHeaders<'_>| {
             [
                 h.request_id,

@@ -99,6 +99,29 @@ async fn failed_calls_are_logged_with_request_method_and_session() {
         line.contains("id=call-that-crashes") && line.contains("tool=crash"),
         "{line}"
     );
+    // The same in the 2026-07-28 era, where the request span is made only
+    // when a line is logged (`logging::request_span`): the line has it.
+    let modern = gatehouse_tests::modern::post(
+        &server.url,
+        None,
+        8,
+        "tools/call",
+        gatehouse_tests::modern::with_meta(
+            serde_json::json!({ "name": "crash", "arguments": {} }),
+            serde_json::json!({}),
+        ),
+        &[("x-request-id", Some("modern-call-that-crashes"))],
+    )
+    .await;
+    assert_eq!(modern.body["result"]["isError"], true, "{:?}", modern.body);
+    let line = server
+        .log_line("tool failed")
+        .expect("the failure is logged");
+    assert!(
+        line.contains("request{id=modern-call-that-crashes method=POST path=/mcp}:")
+            && line.contains("tool=crash"),
+        "{line}"
+    );
 }
 
 const GATED: &str = env!("CARGO_BIN_EXE_gated-server");

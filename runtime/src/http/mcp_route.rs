@@ -12,11 +12,11 @@ use std::sync::Arc;
 use salvo::http::StatusCode;
 use salvo::http::{Method, ReqBody};
 use salvo::prelude::*;
-use tracing::Instrument;
 
 use super::cors::BrowserCors;
 use super::guard::OriginRules;
 use super::request_id;
+use crate::logging::request_span::InRequest;
 use crate::mcp::{McpEndpoint, McpHeaders};
 use crate::principal::Principal;
 use crate::resource::BearerAuth;
@@ -90,9 +90,7 @@ impl Handler for McpRoute {
         let seen = McpHeaders::read(req.headers());
         let from_browser = seen.origin.is_some();
         let span = request_id::open(seen.request_id, req, res);
-        self.answer(req.method(), body, &seen, res)
-            .instrument(span)
-            .await;
+        InRequest::new(self.answer(req.method(), body, &seen, res), span).await;
         // Outside the span: it only adds headers (and `seen` borrows the
         // request, which CORS takes whole).
         self.cors.finish(from_browser, req, depot, res, ctrl).await;

@@ -1,11 +1,13 @@
 //! A request id for every HTTP request: taken from `X-Request-Id` when the caller
 //! sent a sane one, otherwise generated; echoed in the response and carried by the
-//! `request` tracing span that wraps everything the request does (handlers
-//! read it from there, not from the depot: nothing is stored per request).
+//! `request` tracing span of everything the request logs (handlers read it
+//! from there, not from the depot: nothing is stored per request). The span
+//! is made when a line is logged (`logging::request_span`).
 
 use salvo::http::header::{HeaderName, HeaderValue};
 use salvo::prelude::*;
-use tracing::Instrument;
+
+use crate::logging::request_span::{InRequest, RequestSpan};
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -41,26 +43,17 @@ fn sane(id: &HeaderValue) -> bool {
 }
 
 /// The request's id (the caller's `given` one, or a new one), set on the
-/// response, and the `request` span that carries it.
-pub fn open(given: Option<&HeaderValue>, req: &Request, res: &mut Response) -> tracing::Span {
-    // The caller's value is shared, not copied, with the response.
+/// response, and the `request` span that carries it, made if the request
+/// logs a line (run the request in it with [`InRequest`]).
+pub fn open(given: Option<&HeaderValue>, req: &Request, res: &mut Response) -> RequestSpan {
+    // The caller's value is shared, not copied, with the response (and the
+    // span). Visible ASCII (`sane`, `generate`).
     let id = match given {
         Some(v) if sane(v) => v.clone(),
         _ => generate(),
     };
-    // Plain string fields: written as text only if a line is logged
-    // (`logging::PlainSpanFields`). Visible ASCII (`sane`, `generate`).
-    // A root: every request is its own (which also spares the subscriber
-    // looking up a current span that is never there).
-    let span = tracing::info_span!(
-        parent: None,
-        "request",
-        id = id.to_str().unwrap_or_default(),
-        method = req.method().as_str(),
-        path = req.uri().path()
-    );
-    res.headers_mut().insert(HEADER, id);
-    span
+    res.headers_mut().insert(HEADER, id.clone());
+    RequestSpan::new(id, req.method().clone(), req.uri().clone())
 }
 
 /// The hoop that gives every request of the authorization server its id
@@ -75,7 +68,7 @@ impl Handler for RequestIds {
         ctrl: &mut FlowCtrl,
     ) {
         let span = open(req.headers().get(HEADER), req, res);
-        ctrl.call_next(req, depot, res).instrument(span).await;
+        InRequest::new(ctrl.call_next(req, depot, res), span).await;
     }
 }
 

@@ -18,6 +18,7 @@ use super::core::{Core, RequestRun};
 use super::outbound::StreamItem;
 use super::session::Session;
 use super::version::ProtocolVersion;
+use crate::logging::request_span;
 use crate::store::now_ms;
 
 use super::session::STANDALONE_STREAM as STANDALONE;
@@ -133,7 +134,7 @@ pub(crate) async fn reply(
         done,
         expected,
     };
-    tokio::spawn(write_sse(core, session, rx, tx, stream).instrument(tracing::Span::current()));
+    tokio::spawn(write_sse(core, session, rx, tx, stream).instrument(request_span::current()));
     Reply::Sse(body)
 }
 
@@ -353,7 +354,7 @@ pub(crate) fn serve(
     let signals = core.broker.subscribe();
     // Named now, while the GET is handled, so a later GET gets a later name.
     let holder = new_holder();
-    let span = tracing::Span::current();
+    let span = request_span::current();
     tokio::spawn(tracing::Instrument::instrument(
         async move {
             // Counted against the user's streams until this task ends.

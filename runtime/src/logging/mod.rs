@@ -1,7 +1,10 @@
 //! The `tracing` subscriber: `RUST_LOG` (default `info,sqlx=warn`), plain text
-//! or JSON on standard error, and request spans whose fields cost next to
-//! nothing when no line is written (issue 13: servers are measured at the
-//! default log level, as they ship).
+//! or JSON on standard error, and request spans that cost nothing when no
+//! line is written (issue 13: servers are measured at the default log level,
+//! as they ship): made only when a line is (`request_span`), and then with
+//! fields that are plain text already.
+
+pub(crate) mod request_span;
 
 use tracing::Subscriber;
 use tracing::field::{Field, Visit};
@@ -45,7 +48,10 @@ pub fn init_tracing() {
         Ok(targets) => (Some(targets), None),
         Err(_) => (None, Some(EnvFilter::new(&directives))),
     };
+    // The request span's layer under the filters: it hears only of what
+    // they let through.
     let _ = tracing_subscriber::registry()
+        .with(request_span::OpenOnLog::default())
         .with(targets)
         .with(env)
         .with((!json && !ansi).then_some(PlainSpanFields))

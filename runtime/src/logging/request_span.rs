@@ -196,6 +196,12 @@ pub struct OpenOnLog {
 
 impl<S: Subscriber> Layer<S> for OpenOnLog {
     fn on_register_dispatch(&self, dispatch: &Dispatch) {
+        // The span's callsite is registered now, before this dispatcher is
+        // (which then gives it its interest with the others): registered
+        // later, from `open`, it would be while a dispatcher is deciding
+        // whether a line is enabled, and `tracing` answers a dispatcher
+        // asked again from there as if there were none (`never`, kept).
+        let _ = CALLSITE.interest();
         let _ = self.dispatch.set(dispatch.downgrade());
     }
 

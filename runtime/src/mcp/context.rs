@@ -167,7 +167,9 @@ struct Inner {
     request_id: RequestId,
     progress_token: Option<Value>,
     out: Outbound,
-    cancel: CancellationToken,
+    /// `None` in the 2026-07-28 era, where closing the response stream drops
+    /// the run instead.
+    cancel: Option<CancellationToken>,
     last_progress: Mutex<Option<f64>>,
     /// A client capability the handler needed and the request did not
     /// declare (2026-07-28: the request is answered with -32021).
@@ -186,7 +188,9 @@ pub(crate) struct ContextParts {
     pub request_id: RequestId,
     pub progress_token: Option<Value>,
     pub out: Outbound,
-    pub cancel: CancellationToken,
+    /// `notifications/cancelled` in a session; `None` where closing the
+    /// response stream drops the run instead (2026-07-28).
+    pub cancel: Option<CancellationToken>,
     /// 2026-07-28: the call's input round (`None` in a session, where input
     /// requests go to the client on the request's stream).
     pub round: Option<Arc<Round>>,
@@ -248,12 +252,19 @@ impl Context {
     /// Whether the client cancelled the request (`notifications/cancelled`). A
     /// cancelled handler is also stopped at its next `.await`.
     pub fn is_cancelled(&self) -> bool {
-        self.inner.cancel.is_cancelled()
+        self.inner
+            .cancel
+            .as_ref()
+            .is_some_and(CancellationToken::is_cancelled)
     }
 
     /// Completes when the request is cancelled.
     pub async fn cancelled(&self) {
-        self.inner.cancel.cancelled().await
+        match &self.inner.cancel {
+            Some(cancel) => cancel.cancelled().await,
+            // Dropped with the run when its stream closes, or never.
+            None => std::future::pending().await,
+        }
     }
 
     /// Report progress (only when the client asked for it with a progress token;
@@ -360,12 +371,20 @@ impl Context {
     /// Send a request to the client on this request's stream and wait for its
     /// answer (the `result` member).
     pub async fn request(&self, method: &str, params: Value) -> Result<Value, ClientRequestError> {
+        let never;
+        let cancel = match &self.inner.cancel {
+            Some(cancel) => cancel,
+            None => {
+                never = CancellationToken::new();
+                &never
+            }
+        };
         self.inner
             .server
             .client_request(
                 &self.inner.session.id,
                 &self.inner.out,
-                &self.inner.cancel,
+                cancel,
                 method,
                 params,
             )

@@ -356,7 +356,7 @@ impl Core {
             request_id: req.id.clone(),
             progress_token,
             out,
-            cancel,
+            cancel: Some(cancel),
             round: None,
         });
         let params = req.params;

@@ -338,6 +338,8 @@ pub(crate) async fn serve(
         .as_mut()
         .and_then(|m| m.capabilities.take())
         .unwrap_or_default();
+    // The channel carries what the handler sends before its answer
+    // (notifications); the answer is what the run returns.
     let (out, rx) = Outbound::channel();
     let ctx = Context::new(ContextParts {
         server: handle.clone(),
@@ -345,17 +347,15 @@ pub(crate) async fn serve(
         principal: principal.clone(),
         request_id: req.id.clone(),
         progress_token: req.progress_token(),
-        out: out.clone(),
-        // Closing the response stream is the cancellation (the run is dropped).
-        cancel: CancellationToken::new(),
+        out,
+        // Closing the response stream is the cancellation (the run is
+        // dropped): no token.
+        cancel: None,
         round: round.clone(),
     });
     let watched = ctx.clone();
     let core = core.clone();
     let id = req.id.clone();
-    // Set when the answer is -32021, which HTTP carries as 400.
-    let refused = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = refused.clone();
     let run = async move {
         let caching = caching_of(&core, &req);
         let call = AssertUnwindSafe(call(&core, ctx, req, arguments)).catch_unwind();
@@ -370,23 +370,22 @@ pub(crate) async fn serve(
             Outcome::Done(Ok(Ok(result)))
                 if invalid_answer.is_none() && watched.missing_capability().is_none() =>
             {
-                out.finish(Some(result_message(&id, &result, caching)));
+                Finished {
+                    text: result_message(&id, &result, caching),
+                    refused: false,
+                }
             }
-            other => {
-                let message = settle(
-                    other,
-                    &watched,
-                    round.as_deref(),
-                    &core,
-                    &id,
-                    &flag,
-                    caching,
-                );
-                out.finish(Some(message));
-            }
+            other => settle(other, &watched, round.as_deref(), &core, &id, caching),
         }
     };
-    Ok(reply(Box::pin(run), rx, refused).await)
+    Ok(reply(Box::pin(run), rx).await)
+}
+
+/// A run's answer, serialized, and whether it is -32021 (which HTTP carries
+/// as 400).
+struct Finished {
+    text: String,
+    refused: bool,
 }
 
 /// The answer of a run that did not simply succeed: a capability the client
@@ -401,12 +400,10 @@ fn settle(
     round: Option<&Round>,
     core: &Core,
     id: &RequestId,
-    refused: &std::sync::atomic::AtomicBool,
     caching: Option<gatehouse_specs::Caching>,
-) -> String {
+) -> Finished {
     if let Some(capability) = ctx.missing_capability() {
-        refused.store(true, std::sync::atomic::Ordering::Release);
-        return refuse(
+        let text = refuse(
             StatusCode::BAD_REQUEST,
             id,
             MISSING_CAPABILITY,
@@ -415,6 +412,10 @@ fn settle(
         )
         .body
         .to_string();
+        return Finished {
+            text,
+            refused: true,
+        };
     }
     let message = match outcome {
         Outcome::NeedsInput => {
@@ -426,7 +427,12 @@ fn settle(
             error_response(id, &McpError::InvalidParams(invalid))
         }
         // `serve` writes a plain success itself; this is the same answer.
-        Outcome::Done(Ok(Ok(result))) => return result_message(id, &result, caching),
+        Outcome::Done(Ok(Ok(result))) => {
+            return Finished {
+                text: result_message(id, &result, caching),
+                refused: false,
+            };
+        }
         Outcome::Done(Ok(Err(e))) => {
             if let McpError::Internal(detail) | McpError::Unavailable(detail) = &e {
                 tracing::error!(error = %detail, "request failed");
@@ -438,7 +444,10 @@ fn settle(
             error_response(id, &McpError::internal("panic"))
         }
     };
-    message.to_string()
+    Finished {
+        text: message.to_string(),
+        refused: false,
+    }
 }
 
 /// `server/discover`'s answer. Out of line: `serve` runs for every call, and
@@ -687,39 +696,66 @@ fn listen(core: &Arc<Core>, principal: &Arc<Principal>, req: Request) -> Result<
 /// The most resources one listen stream may subscribe to.
 const MAX_SUBSCRIPTIONS: usize = 100;
 
-type Run = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+type Run = std::pin::Pin<Box<dyn std::future::Future<Output = Finished> + Send>>;
 
 /// JSON when the response comes before any notification, else SSE. The run is
 /// driven here; a switch to SSE moves it to a task that ends, dropping the
 /// run, when the client closes the stream (that is cancellation here).
-async fn reply(
-    mut run: Run,
-    mut rx: mpsc::UnboundedReceiver<StreamItem>,
-    refused: Arc<std::sync::atomic::AtomicBool>,
-) -> Served {
-    let mut finished = false;
-    let first = loop {
+async fn reply(mut run: Run, mut rx: mpsc::UnboundedReceiver<StreamItem>) -> Served {
+    let (first, answer) = loop {
         tokio::select! {
             biased;
-            () = &mut run, if !finished => finished = true,
+            finished = &mut run => match first_message(&mut rx) {
+                // What the handler sent before it answered goes first.
+                Some(m) => break (m, Some(finished.text)),
+                None => return finished.served(),
+            },
             item = rx.recv() => match item {
-                Some(StreamItem::Final(Some(text))) => {
-                    let status = if refused.load(std::sync::atomic::Ordering::Acquire) {
-                        StatusCode::BAD_REQUEST
-                    } else {
-                        StatusCode::OK
-                    };
-                    return Served::Text(status, text);
-                }
-                Some(StreamItem::Message(m)) => break *m,
-                // Nothing to resume in this era: the connection stays.
-                Some(StreamItem::Disconnect) => {}
-                Some(StreamItem::Final(None)) | None => {
-                    return Served::Json(StatusCode::OK, Value::Null);
-                }
+                Some(StreamItem::Message(m)) => break (*m, None),
+                // Nothing to resume in this era: the connection stays; no
+                // answer comes on this channel.
+                Some(StreamItem::Disconnect | StreamItem::Final(_)) => {}
+                // The handler's context is gone: the answer is the run's.
+                None => return (&mut run).await.served(),
             },
         }
     };
+    stream(run, rx, first, answer)
+}
+
+impl Finished {
+    fn served(self) -> Served {
+        let status = if self.refused {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+        Served::Text(status, self.text)
+    }
+}
+
+/// The first message queued on `rx`, if any (a disconnect is skipped: there
+/// is nothing to resume in this era).
+fn first_message(rx: &mut mpsc::UnboundedReceiver<StreamItem>) -> Option<Value> {
+    loop {
+        match rx.try_recv() {
+            Ok(StreamItem::Message(m)) => return Some(*m),
+            Ok(StreamItem::Disconnect | StreamItem::Final(_)) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+/// The answer as an SSE stream: `first`, then the rest of what the handler
+/// sends, then its answer (`answer`, when it was ready already).
+#[cold]
+#[inline(never)]
+fn stream(
+    mut run: Run,
+    mut rx: mpsc::UnboundedReceiver<StreamItem>,
+    first: Value,
+    mut answer: Option<String>,
+) -> Served {
     let (tx, body) = mpsc::channel::<Bytes>(64);
     tokio::spawn(async move {
         let event = |data: &str| Bytes::from(format!("data: {data}\n\n"));
@@ -727,9 +763,18 @@ async fn reply(
             return;
         }
         loop {
+            if let Some(text) = answer.take() {
+                while let Some(m) = first_message(&mut rx) {
+                    if tx.send(event(&m.to_string())).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = tx.send(event(&text)).await;
+                return;
+            }
             tokio::select! {
                 biased;
-                () = &mut run, if !finished => finished = true,
+                finished = &mut run => answer = Some(finished.text),
                 () = tx.closed() => return,
                 item = rx.recv() => match item {
                     Some(StreamItem::Message(m)) => {
@@ -737,12 +782,8 @@ async fn reply(
                             return;
                         }
                     }
-                    Some(StreamItem::Final(Some(text))) => {
-                        let _ = tx.send(event(&text)).await;
-                        return;
-                    }
                     Some(_) => {}
-                    None => return,
+                    None => answer = Some((&mut run).await.text),
                 },
             }
         }

@@ -20,7 +20,6 @@
 //!
 //! [`Context::ask`]: super::context::Context::ask
 
-use std::collections::HashMap;
 use std::future::{Future, poll_fn};
 use std::pin::pin;
 use std::sync::{Arc, Mutex};
@@ -151,21 +150,26 @@ struct Answer {
     result: Value,
 }
 
-/// One run of a request that may require input.
+/// One run of a request that may require input. Every call of a tool is
+/// one, and nearly every one carries no answers and asks nothing: its lists
+/// are plain vectors (a handler asks a few questions, looked up by key),
+/// which cost nothing while empty, where hash maps each drew their keys.
 pub(crate) struct Round {
     binding: Binding,
-    answers: IndexMap<String, Answer>,
+    /// Key → answer, each key once.
+    answers: Vec<(String, Answer)>,
     progress: Mutex<Progress>,
 }
 
 #[derive(Default)]
 struct Progress {
-    /// Questions without an answer: key → (method, params).
-    asked: IndexMap<String, (&'static str, Value)>,
+    /// Questions without an answer, in the order asked: key → (method,
+    /// params), each key once.
+    asked: Vec<(String, (&'static str, Value))>,
     /// Answers this run read (carried to the next round).
     used: Vec<String>,
     /// Default keys handed out per kind of request.
-    counters: HashMap<&'static str, u32>,
+    counters: Vec<(&'static str, u32)>,
     /// The run's waker, woken when a question is asked from another task.
     waker: Option<Waker>,
     /// An answer that is not a result of its request (-32602).
@@ -199,7 +203,15 @@ impl Round {
             }
             None => (None, None),
         };
-        let mut answers = IndexMap::new();
+        let mut answers: Vec<(String, Answer)> = Vec::new();
+        if responses.is_none() && state.is_none() {
+            // A first run: nothing to check.
+            return Ok(Round {
+                binding,
+                answers,
+                progress: Mutex::default(),
+            });
+        }
         let mut asked = IndexMap::new();
         let stateless = state.is_none();
         match state {
@@ -220,7 +232,7 @@ impl Round {
                 if state.expires < now {
                     return Err(invalid("requestState has expired; call again without it"));
                 }
-                answers = state.answered;
+                answers = state.answered.into_iter().collect();
                 asked = state.asked;
             }
             Some(_) => return Err(invalid("`requestState` must be a string")),
@@ -241,16 +253,11 @@ impl Round {
                     match asked.get(&key) {
                         Some(question) => {
                             let question = Some(question.clone());
-                            answers.insert(key, Answer { question, result });
+                            keep(&mut answers, key, Answer { question, result });
                         }
                         None if stateless => {
-                            answers.insert(
-                                key,
-                                Answer {
-                                    question: None,
-                                    result,
-                                },
-                            );
+                            let question = None;
+                            keep(&mut answers, key, Answer { question, result });
                         }
                         None => {}
                     }
@@ -272,22 +279,34 @@ impl Round {
     /// A key for a request the handler did not name: `elicitation-1`, …
     pub(crate) fn next_key(&self, kind: &'static str) -> String {
         let mut p = self.progress();
-        let n = p.counters.entry(kind).or_insert(0);
+        let n = match p.counters.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => n,
+            None => {
+                p.counters.push((kind, 0));
+                &mut p.counters.last_mut().expect("just pushed").1
+            }
+        };
         *n += 1;
         format!("{kind}-{n}")
+    }
+
+    fn answer(&self, key: &str) -> Option<&Answer> {
+        self.answers.iter().find(|(k, _)| k == key).map(|(_, a)| a)
     }
 
     /// The answer to a question, or note it as asked (and wake the run).
     pub(crate) fn lookup(&self, key: &str, method: &'static str, params: Value) -> Lookup {
         let question = question_digest(method, &params);
-        if let Some(answer) = self.answers.get(key)
+        if let Some(answer) = self.answer(key)
             && answer.question.as_ref().is_none_or(|q| *q == question)
         {
             self.progress().used.push(key.to_string());
             return Lookup::Answered(answer.result.clone());
         }
         let mut p = self.progress();
-        p.asked.entry(key.to_string()).or_insert((method, params));
+        if !p.asked.iter().any(|(k, _)| k == key) {
+            p.asked.push((key.to_string(), (method, params)));
+        }
         if let Some(w) = p.waker.take() {
             w.wake();
         }
@@ -322,7 +341,7 @@ impl Round {
         let answered = p
             .used
             .iter()
-            .filter_map(|k| Some((k.clone(), self.answers.get(k)?.clone())))
+            .filter_map(|k| Some((k.clone(), self.answer(k)?.clone())))
             .collect();
         let state = State {
             binding: self.binding.sealed(),
@@ -339,6 +358,14 @@ impl Round {
     }
 }
 
+/// Set `key`'s answer (replacing one there), as a map's insert.
+fn keep(answers: &mut Vec<(String, Answer)>, key: String, answer: Answer) {
+    match answers.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, a)) => *a = answer,
+        None => answers.push((key, answer)),
+    }
+}
+
 /// How a run ended.
 pub(crate) enum Outcome<T> {
     Done(T),
@@ -351,7 +378,14 @@ pub(crate) enum Outcome<T> {
 pub(crate) async fn run_until_input<F: Future>(round: &Round, run: F) -> Outcome<F::Output> {
     let mut run = pin!(run);
     poll_fn(|cx| {
-        round.progress().waker = Some(cx.waker().clone());
+        {
+            // Kept for a question asked from another task; cloned only when
+            // the run's waker changes.
+            let mut p = round.progress();
+            if !p.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                p.waker = Some(cx.waker().clone());
+            }
+        }
         match run.as_mut().poll(cx) {
             Poll::Ready(v) => Poll::Ready(Outcome::Done(v)),
             Poll::Pending if round.has_asked() => Poll::Ready(Outcome::NeedsInput),
@@ -454,6 +488,74 @@ mod tests {
         Some(
             json!({ "name": "t", "arguments": {}, "inputResponses": responses, "requestState": state }),
         )
+    }
+
+    /// Keys a handler does not name are counted per kind of request; a
+    /// question asked twice under one key is asked once; an answer given
+    /// twice for one key is the later one, as a map's insert.
+    #[test]
+    fn keys_questions_and_answers_each_once() {
+        let sealer = Sealer::from_secret(&"k".repeat(32));
+        let round =
+            Round::begin(&sealer, binding(json!({}), "u"), &mut call(json!({})), NOW).unwrap();
+        let keys: Vec<String> = ["elicitation", "elicitation", "sampling", "elicitation"]
+            .into_iter()
+            .map(|k| round.next_key(k))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "elicitation-1",
+                "elicitation-2",
+                "sampling-1",
+                "elicitation-3"
+            ]
+        );
+        for _ in 0..2 {
+            assert!(matches!(
+                round.lookup("a", "roots/list", json!({})),
+                Lookup::Pending
+            ));
+        }
+        assert!(matches!(
+            round.lookup("b", "roots/list", json!({"x": 1})),
+            Lookup::Pending
+        ));
+        let requests = round.input_required(&sealer, NOW)["inputRequests"].clone();
+        assert_eq!(
+            requests.as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        let mut answers = Vec::new();
+        keep(
+            &mut answers,
+            "k".into(),
+            Answer {
+                question: None,
+                result: json!(1),
+            },
+        );
+        keep(
+            &mut answers,
+            "j".into(),
+            Answer {
+                question: None,
+                result: json!(2),
+            },
+        );
+        keep(
+            &mut answers,
+            "k".into(),
+            Answer {
+                question: None,
+                result: json!(3),
+            },
+        );
+        let kept: Vec<(&str, &Value)> = answers
+            .iter()
+            .map(|(k, a)| (k.as_str(), &a.result))
+            .collect();
+        assert_eq!(kept, [("k", &json!(3)), ("j", &json!(2))]);
     }
 
     #[test]

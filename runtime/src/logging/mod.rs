@@ -128,8 +128,9 @@ mod tests {
     use std::sync::{Arc, Mutex};
     use tracing_subscriber::prelude::*;
 
+    /// What a test's subscriber wrote (also `request_span`'s tests).
     #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
+    pub(super) struct Captured(pub(super) Arc<Mutex<Vec<u8>>>);
 
     impl Write for Captured {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

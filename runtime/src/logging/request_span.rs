@@ -232,27 +232,14 @@ fn is_request(metadata: &Metadata<'_>) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::Captured;
     use super::*;
-    use std::io::Write;
+    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, Mutex};
     use tracing::Instrument;
     use tracing::span::{Attributes, Id};
     use tracing_subscriber::filter::Targets;
     use tracing_subscriber::prelude::*;
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     /// Counts the spans made.
     #[derive(Clone, Default)]

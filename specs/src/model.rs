@@ -259,7 +259,7 @@ pub struct Registration {
     /// exact URLs, `https://host/path/*` (one path segment), `https://*.example.com/…`
     /// (one subdomain label), URLs with `:*` as the port, an app's own scheme
     /// by exact URI (`myapp://callback`), or `loopback` (any port and path on
-    /// 127.0.0.1, [::1], localhost).
+    /// `127.0.0.1`, `[::1]`, `localhost`).
     #[serde(default)]
     pub redirect_uris: Vec<String>,
     /// Of those, the patterns whose clients skip the consent page.

@@ -15,7 +15,7 @@
 //! | `https://*.example.com/cb` | one DNS label in place of `*` (never more, never none), the rest exact |
 //! | `http://localhost:*/cb` | any port, the rest exact |
 //! | `cursor://anysphere.cursor-mcp/oauth/callback` | a private-use scheme: exactly that string |
-//! | `loopback` | any port and path on 127.0.0.1, [::1] or localhost |
+//! | `loopback` | any port and path on `127.0.0.1`, `[::1]` or `localhost` |
 //!
 //! Matching is on the parsed URL, and except for `loopback` the URI must also
 //! be written as its parsed form: so look-alikes (`chatgpt.com.evil.example`,
@@ -137,7 +137,7 @@ pub fn check_redirect_uri(uri: &str) -> Result<Url, String> {
 /// One allowlist entry for dynamically registered clients (see the module's table).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RedirectPattern {
-    /// `loopback`: any http(s) URL on 127.0.0.1, [::1] or localhost, any port and path.
+    /// `loopback`: any http(s) URL on `127.0.0.1`, `[::1]` or `localhost`, any port and path.
     Loopback,
     /// Exactly this URL.
     Exact { url: Url, text: String },

@@ -151,13 +151,15 @@ struct Answer {
 }
 
 /// One run of a request that may require input. Every call of a tool is
-/// one, and nearly every one carries no answers and asks nothing: its lists
-/// are plain vectors (a handler asks a few questions, looked up by key),
-/// which cost nothing while empty, where hash maps each drew their keys.
+/// one, and nearly every one carries no answers and asks nothing: the
+/// handler's own lists are plain vectors (a handler asks a few questions,
+/// looked up by key), and the answers a map made only when a request
+/// carries some (their keys are the client's, as many as a body holds), so
+/// an empty round draws no hash keys.
 pub(crate) struct Round {
     binding: Binding,
-    /// Key → answer, each key once.
-    answers: Vec<(String, Answer)>,
+    /// Key → answer; `None` when the request carried none.
+    answers: Option<IndexMap<String, Answer>>,
     progress: Mutex<Progress>,
 }
 
@@ -203,15 +205,15 @@ impl Round {
             }
             None => (None, None),
         };
-        let mut answers: Vec<(String, Answer)> = Vec::new();
         if responses.is_none() && state.is_none() {
             // A first run: nothing to check.
             return Ok(Round {
                 binding,
-                answers,
+                answers: None,
                 progress: Mutex::default(),
             });
         }
+        let mut answers = IndexMap::new();
         let mut asked = IndexMap::new();
         let stateless = state.is_none();
         match state {
@@ -232,7 +234,7 @@ impl Round {
                 if state.expires < now {
                     return Err(invalid("requestState has expired; call again without it"));
                 }
-                answers = state.answered.into_iter().collect();
+                answers = state.answered;
                 asked = state.asked;
             }
             Some(_) => return Err(invalid("`requestState` must be a string")),
@@ -253,11 +255,11 @@ impl Round {
                     match asked.get(&key) {
                         Some(question) => {
                             let question = Some(question.clone());
-                            keep(&mut answers, key, Answer { question, result });
+                            answers.insert(key, Answer { question, result });
                         }
                         None if stateless => {
                             let question = None;
-                            keep(&mut answers, key, Answer { question, result });
+                            answers.insert(key, Answer { question, result });
                         }
                         None => {}
                     }
@@ -267,7 +269,7 @@ impl Round {
         }
         Ok(Round {
             binding,
-            answers,
+            answers: Some(answers),
             progress: Mutex::new(Progress::default()),
         })
     }
@@ -291,7 +293,7 @@ impl Round {
     }
 
     fn answer(&self, key: &str) -> Option<&Answer> {
-        self.answers.iter().find(|(k, _)| k == key).map(|(_, a)| a)
+        self.answers.as_ref()?.get(key)
     }
 
     /// The answer to a question, or note it as asked (and wake the run).
@@ -355,14 +357,6 @@ impl Round {
             "inputRequests": requests,
             "requestState": sealer.seal(&plain, SEAL_PURPOSE),
         })
-    }
-}
-
-/// Set `key`'s answer (replacing one there), as a map's insert.
-fn keep(answers: &mut Vec<(String, Answer)>, key: String, answer: Answer) {
-    match answers.iter_mut().find(|(k, _)| *k == key) {
-        Some((_, a)) => *a = answer,
-        None => answers.push((key, answer)),
     }
 }
 
@@ -491,8 +485,8 @@ mod tests {
     }
 
     /// Keys a handler does not name are counted per kind of request; a
-    /// question asked twice under one key is asked once; an answer given
-    /// twice for one key is the later one, as a map's insert.
+    /// question asked twice under one key is asked once; answers given
+    /// ahead, however many, are each found by their key.
     #[test]
     fn keys_questions_and_answers_each_once() {
         let sealer = Sealer::from_secret(&"k".repeat(32));
@@ -526,36 +520,25 @@ mod tests {
             requests.as_object().unwrap().keys().collect::<Vec<_>>(),
             ["a", "b"]
         );
-        let mut answers = Vec::new();
-        keep(
-            &mut answers,
-            "k".into(),
-            Answer {
-                question: None,
-                result: json!(1),
-            },
-        );
-        keep(
-            &mut answers,
-            "j".into(),
-            Answer {
-                question: None,
-                result: json!(2),
-            },
-        );
-        keep(
-            &mut answers,
-            "k".into(),
-            Answer {
-                question: None,
-                result: json!(3),
-            },
-        );
-        let kept: Vec<(&str, &Value)> = answers
-            .iter()
-            .map(|(k, a)| (k.as_str(), &a.result))
+        // Answers given ahead, without a state, as many as a client sends:
+        // every one is taken and found by its key.
+        let many: Map<String, Value> = (0..20_000)
+            .map(|i| (format!("q-{i}"), json!({ "n": i })))
             .collect();
-        assert_eq!(kept, [("k", &json!(3)), ("j", &json!(2))]);
+        let ahead = Round::begin(
+            &sealer,
+            binding(json!({}), "u"),
+            &mut Some(json!({ "name": "t", "inputResponses": many })),
+            NOW,
+        )
+        .unwrap();
+        for i in [0, 19_999] {
+            let Lookup::Answered(answer) = ahead.lookup(&format!("q-{i}"), "roots/list", json!({}))
+            else {
+                panic!("q-{i} was answered ahead");
+            };
+            assert_eq!(answer, json!({ "n": i }));
+        }
     }
 
     #[test]

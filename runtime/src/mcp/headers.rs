@@ -91,7 +91,10 @@ impl<'a> McpHeaders<'a> {
 /// A header's value as text, trimmed; `None` when absent or not text.
 /// Text here is visible ASCII, spaces and tabs (`HeaderValue::to_str`), so
 /// trimming ASCII whitespace is `str::trim` without its walk through
-/// Unicode's whitespace table.
+/// Unicode's whitespace table. Out of line: a 2026-07-28 call reads six
+/// headers as text, and inlined each read was a copy of the same two loops
+/// in the instruction cache (`bench/analysis.md`).
+#[inline(never)]
 pub(crate) fn text(value: Option<&HeaderValue>) -> Option<&str> {
     value.and_then(|v| v.to_str().ok()).map(str::trim_ascii)
 }

@@ -32,6 +32,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::McpError;
 use super::jsonrpc::{find, member};
+use super::modern_method::ModernMethod;
 use crate::oauth::sealing::{SealError, Sealer};
 use crate::principal::Principal;
 
@@ -42,29 +43,6 @@ pub(crate) const STATE_LIFETIME_SECS: i64 = 30 * 60;
 /// What the seal's associated data names, so no other sealed value of the
 /// server opens as a request state.
 const SEAL_PURPOSE: &str = "gatehouse mcp requestState v1";
-
-/// The member of `params` that names what a method acts on: the tool or
-/// prompt (`name`) or the resource (`uri`). The same three methods carry it
-/// in `Mcp-Name` (2026-07-28) and may answer with an `InputRequiredResult`.
-pub(crate) fn target_key(method: &str) -> Option<&'static str> {
-    match method {
-        "tools/call" | "prompts/get" => Some("name"),
-        "resources/read" => Some("uri"),
-        _ => None,
-    }
-}
-
-/// A method that may answer with an `InputRequiredResult` (SEP-2322: only
-/// these; `tasks/result` is part of the tasks extension, not served), as a
-/// `'static` name a binding holds without a copy.
-fn input_method(method: &str) -> Option<&'static str> {
-    match method {
-        "tools/call" => Some("tools/call"),
-        "prompts/get" => Some("prompts/get"),
-        "resources/read" => Some("resources/read"),
-        _ => None,
-    }
-}
 
 /// What a request state belongs to, as a retry names it. The arguments are
 /// kept as they came and digested only when a state is opened or sealed, so
@@ -97,23 +75,21 @@ impl Binding {
     /// `params` (`CallToolParams::take_arguments`); other methods' are copied
     /// from `params`.
     pub(crate) fn of(
-        method: &str,
+        method: ModernMethod,
         params: Option<&Value>,
         arguments: Option<&Arc<Value>>,
         principal: &Arc<Principal>,
     ) -> Option<Binding> {
-        let method = input_method(method)?;
+        // The methods that name a target are those that may stop for input.
+        let key = method.target_key()?;
         let get = |k: &str| params.and_then(|p| member(p, k));
-        let target = target_key(method)
-            .and_then(get)
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let target = get(key).and_then(Value::as_str).unwrap_or_default();
         let arguments = match arguments {
             Some(a) => a.clone(),
             None => Arc::new(get("arguments").cloned().unwrap_or(Value::Null)),
         };
         Some(Binding {
-            method,
+            method: method.as_str(),
             target: target.to_string(),
             arguments,
             principal: principal.clone(),
@@ -450,7 +426,7 @@ mod tests {
     fn binding(args: Value, user: &str) -> Binding {
         // As the call hands them over: taken out of its params.
         Binding::of(
-            "tools/call",
+            ModernMethod::ToolsCall,
             Some(&json!({ "name": "t" })),
             Some(&Arc::new(args)),
             &Arc::new(principal(user)),

@@ -18,6 +18,7 @@ mod layering;
 mod logging;
 mod methods;
 mod modern;
+mod modern_method;
 mod outbound;
 mod pagination;
 mod session;

@@ -32,13 +32,14 @@ use super::core::Core;
 use super::error::{McpError, TransportError};
 use super::handle::ServerHandle;
 use super::headers::{McpHeaders, text};
-use super::input_required::{Binding, Outcome, Round, run_until_input, target_key};
+use super::input_required::{Binding, Outcome, Round, run_until_input};
 use super::jsonrpc::{Request, RequestId};
 use super::logging::LogLevel;
 use super::methods::Answer;
 use super::methods::params::{
     CallToolParams, CompleteParams, GetPromptParams, ListParams, UriParams,
 };
+use super::modern_method::ModernMethod;
 use super::outbound::{Outbound, StreamItem};
 use super::session::Session;
 use crate::oauth::upstream::Upstream;
@@ -133,7 +134,11 @@ struct Claims {
 }
 
 /// The checks before any method runs (see the module's order).
-fn check(seen: &McpHeaders<'_>, req: &Request) -> Result<Claims, Refusal> {
+fn check(
+    seen: &McpHeaders<'_>,
+    req: &Request,
+    method: Option<ModernMethod>,
+) -> Result<Claims, Refusal> {
     let bad = |code, message: &str| refuse(StatusCode::BAD_REQUEST, &req.id, code, message, None);
     let Some(version_header) = text(seen.version) else {
         return Err(bad(
@@ -190,7 +195,7 @@ fn check(seen: &McpHeaders<'_>, req: &Request) -> Result<Claims, Refusal> {
             "Header mismatch: Mcp-Method must name the request's method",
         ));
     }
-    if let Some(key) = target_key(&req.method) {
+    if let Some(key) = method.and_then(ModernMethod::target_key) {
         let in_body = req
             .params
             .as_ref()
@@ -213,24 +218,6 @@ fn check(seen: &McpHeaders<'_>, req: &Request) -> Result<Claims, Refusal> {
         })?),
     };
     Ok(Claims { log_level })
-}
-
-/// Methods of the session era only (and `subscriptions/listen`, not served
-/// yet): 404 with -32601 here.
-fn exists_in_this_era(method: &str) -> bool {
-    matches!(
-        method,
-        "server/discover"
-            | "tools/list"
-            | "tools/call"
-            | "prompts/list"
-            | "prompts/get"
-            | "resources/list"
-            | "resources/templates/list"
-            | "resources/read"
-            | "completion/complete"
-            | "subscriptions/listen"
-    )
 }
 
 /// What the tool's context may ask of the server in this era: no session to
@@ -294,8 +281,9 @@ pub(crate) async fn serve(
     req: Request,
     scopes: impl FnOnce(&Request) -> Result<(), TransportError>,
 ) -> Result<Served, Refused> {
-    let claims = check(seen, &req).map_err(Refused::Rpc)?;
-    if !exists_in_this_era(&req.method) {
+    let method = ModernMethod::parse(&req.method);
+    let claims = check(seen, &req, method).map_err(Refused::Rpc)?;
+    let Some(method) = method else {
         return Err(Refused::Rpc(refuse(
             StatusCode::NOT_FOUND,
             &req.id,
@@ -303,27 +291,21 @@ pub(crate) async fn serve(
             &format!("Method not found: {}", req.method),
             None,
         )));
-    }
+    };
     scopes(&req).map_err(Refused::Transport)?;
-    if req.method == "subscriptions/listen" {
-        return listen(core, principal, req);
-    }
-    if req.method == "server/discover" {
-        return Ok(discover(core, &req.id));
+    match method {
+        ModernMethod::Listen => return listen(core, principal, req),
+        ModernMethod::Discover => return Ok(discover(core, &req.id)),
+        _ => {}
     }
     let mut req = req;
     let now = || now_ms() / 1000;
     // A tool's arguments, shared by its binding and the call (not copied).
-    let arguments =
-        (req.method == "tools/call").then(|| CallToolParams::take_arguments(&mut req.params));
+    let arguments = (method == ModernMethod::ToolsCall)
+        .then(|| CallToolParams::take_arguments(&mut req.params));
     // SEP-2322: a call that may need the client's input takes its answers
     // (and the state of earlier rounds) out of its params first.
-    let round = match Binding::of(
-        &req.method,
-        req.params.as_ref(),
-        arguments.as_ref(),
-        principal,
-    ) {
+    let round = match Binding::of(method, req.params.as_ref(), arguments.as_ref(), principal) {
         None => None,
         Some(binding) => match Round::begin(&core.sealer, binding, &mut req.params, now()) {
             Ok(round) => Some(Arc::new(round)),
@@ -357,8 +339,8 @@ pub(crate) async fn serve(
     let core = core.clone();
     let id = req.id.clone();
     let run = async move {
-        let caching = caching_of(&core, &req);
-        let call = AssertUnwindSafe(call(&core, ctx, req, arguments)).catch_unwind();
+        let caching = caching_of(&core, method, &req);
+        let call = AssertUnwindSafe(call(&core, ctx, method, req, arguments)).catch_unwind();
         let outcome = match &round {
             Some(round) => run_until_input(round, call).await,
             None => Outcome::Done(call.await),
@@ -474,6 +456,7 @@ fn discover(core: &Core, id: &RequestId) -> Served {
 async fn call(
     core: &Core,
     ctx: Context,
+    method: ModernMethod,
     req: Request,
     arguments: Option<Arc<Value>>,
 ) -> Result<Answer, McpError> {
@@ -481,9 +464,9 @@ async fn call(
     let catalog = methods.catalog();
     let v = super::version::ProtocolVersion::LATEST;
     let params = req.params;
-    let value = match req.method.as_str() {
-        "tools/list" => methods.list_tools(v, &ListParams::parse(params)?),
-        "tools/call" => {
+    let value = match method {
+        ModernMethod::ToolsList => methods.list_tools(v, &ListParams::parse(params)?),
+        ModernMethod::ToolsCall => {
             let params = match arguments {
                 Some(arguments) => CallToolParams::parse_rest(params, arguments)?,
                 None => CallToolParams::parse(params)?,
@@ -491,27 +474,29 @@ async fn call(
             let result = methods.call_tool(ctx, params).await?;
             return Ok(Answer::Tool(result));
         }
-        "prompts/list" if catalog.has_prompts() => {
+        ModernMethod::PromptsList if catalog.has_prompts() => {
             methods.list_prompts(v, &ListParams::parse(params)?)
         }
-        "prompts/get" if catalog.has_prompts() => {
+        ModernMethod::PromptsGet if catalog.has_prompts() => {
             methods
                 .get_prompt(ctx, GetPromptParams::parse(params)?)
                 .await
         }
-        "resources/list" if catalog.has_resources() => {
+        ModernMethod::ResourcesList if catalog.has_resources() => {
             methods.list_resources(v, &ListParams::parse(params)?)
         }
-        "resources/templates/list" if catalog.has_resources() => {
+        ModernMethod::ResourceTemplatesList if catalog.has_resources() => {
             methods.list_resource_templates(v, &ListParams::parse(params)?)
         }
-        "resources/read" if catalog.has_resources() => {
+        ModernMethod::ResourcesRead if catalog.has_resources() => {
             methods.read_resource(ctx, UriParams::parse(params)?).await
         }
-        "completion/complete" if catalog.has_prompts() || catalog.has_resources() => {
+        ModernMethod::Complete if catalog.has_prompts() || catalog.has_resources() => {
             methods.complete(ctx, CompleteParams::parse(params)?).await
         }
-        other => Err(McpError::MethodNotFound(other.to_string())),
+        // A family the server does not have, or (never here: `serve`
+        // answers them itself) discovery and listening.
+        _ => Err(McpError::MethodNotFound(req.method)),
     };
     value.map(Answer::Value)
 }
@@ -519,12 +504,14 @@ async fn call(
 /// The caching hints a result of `req` carries, if its method has them:
 /// the spec's (`caching:` on the server, a resource or a template; defaults
 /// in `gatehouse_specs::Caching`).
-fn caching_of(core: &Core, req: &Request) -> Option<gatehouse_specs::Caching> {
-    match req.method.as_str() {
-        "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list" => {
-            Some(core.methods.catalog().caching)
-        }
-        "resources/read" => {
+fn caching_of(
+    core: &Core,
+    method: ModernMethod,
+    req: &Request,
+) -> Option<gatehouse_specs::Caching> {
+    match method {
+        m if m.is_list() => Some(core.methods.catalog().caching),
+        ModernMethod::ResourcesRead => {
             let uri = req
                 .params
                 .as_ref()

@@ -185,14 +185,6 @@ impl Meta {
     }
 }
 
-/// A member that is there, read as `T` with `null` given to `T` (`Option`'s
-/// own reading takes `null` for absent).
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
-}
-
 /// `params` read straight from the body with `_meta` read into `Meta` on the
 /// way. A `_meta` that is not an object (or `null`), or appears twice, fails
 /// the read, and the message is read as a tree instead.
@@ -337,6 +329,140 @@ pub fn parse_message(value: Value) -> Result<Message, Malformed> {
     }
 }
 
+/// A message's envelope as `read_request` reads it: `jsonrpc` and `method`
+/// borrowed from the body where they hold no escapes, `id` as sent, `params`
+/// with `_meta` read out. Members it does not name are skipped; one sent
+/// twice fails the read (the tree path then keeps the last); `null` or a
+/// scalar for `params` fails it too (the tree path's error).
+struct Envelope<'a> {
+    jsonrpc: Option<std::borrow::Cow<'a, str>>,
+    id: Option<Value>,
+    method: Option<std::borrow::Cow<'a, str>>,
+    params: Option<Params>,
+}
+
+/// By hand, as `Meta` is: serde's derive inlines reading a value once per
+/// member, and this runs for every request; here the two strings are read
+/// at one place.
+impl<'de> Deserialize<'de> for Envelope<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Envelope<'de>, D::Error> {
+        use serde::de::Error;
+        use std::borrow::Cow;
+
+        enum Key {
+            Jsonrpc,
+            Id,
+            Method,
+            Params,
+            Other,
+        }
+        impl<'de> Deserialize<'de> for Key {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+                struct Visit;
+                impl serde::de::Visitor<'_> for Visit {
+                    type Value = Key;
+
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("a member name")
+                    }
+
+                    fn visit_str<E: Error>(self, key: &str) -> Result<Key, E> {
+                        Ok(match key {
+                            "jsonrpc" => Key::Jsonrpc,
+                            "id" => Key::Id,
+                            "method" => Key::Method,
+                            "params" => Key::Params,
+                            _ => Key::Other,
+                        })
+                    }
+                }
+                d.deserialize_str(Visit)
+            }
+        }
+
+        /// A string, borrowed from the body when it has no escapes.
+        struct Text<'a>(Cow<'a, str>);
+        impl<'de> Deserialize<'de> for Text<'de> {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Text<'de>, D::Error> {
+                struct Visit;
+                impl<'de> serde::de::Visitor<'de> for Visit {
+                    type Value = Text<'de>;
+
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("a string")
+                    }
+
+                    fn visit_borrowed_str<E: Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                        Ok(Text(Cow::Borrowed(v)))
+                    }
+
+                    fn visit_str<E: Error>(self, v: &str) -> Result<Text<'de>, E> {
+                        Ok(Text(Cow::Owned(v.to_owned())))
+                    }
+
+                    fn visit_string<E: Error>(self, v: String) -> Result<Text<'de>, E> {
+                        Ok(Text(Cow::Owned(v)))
+                    }
+                }
+                d.deserialize_str(Visit)
+            }
+        }
+
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Envelope<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Envelope<'de>, A::Error> {
+                let mut e = Envelope {
+                    jsonrpc: None,
+                    id: None,
+                    method: None,
+                    params: None,
+                };
+                // Which members were there (`null` included), for duplicates.
+                let mut seen = [false; 4];
+                let mut once = |at: usize| match std::mem::replace(&mut seen[at], true) {
+                    true => Err(A::Error::custom("a member sent twice")),
+                    false => Ok(()),
+                };
+                while let Some(key) = map.next_key()? {
+                    match key {
+                        Key::Jsonrpc | Key::Method => {
+                            let (at, slot) = match key {
+                                Key::Jsonrpc => (0, &mut e.jsonrpc),
+                                _ => (1, &mut e.method),
+                            };
+                            once(at)?;
+                            // `null` reads as absent, as `Option` reads it.
+                            *slot = map.next_value::<Option<Text>>()?.map(|t| t.0);
+                        }
+                        Key::Id => {
+                            once(2)?;
+                            e.id = Some(map.next_value()?);
+                        }
+                        Key::Params => {
+                            once(3)?;
+                            e.params = Some(map.next_value()?);
+                        }
+                        Key::Other => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(e)
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
 /// Read one request or notification straight from a POST's body, without
 /// building a JSON tree for the envelope (the hot path: every call). Only a
 /// well-formed request or notification is read here; anything else (a batch,
@@ -345,21 +471,6 @@ pub fn parse_message(value: Value) -> Result<Message, Malformed> {
 /// whose errors are the ones clients get (L-1). For the messages it reads,
 /// the result is exactly `parse_message`'s (unit test).
 pub fn read_request(body: &[u8]) -> Option<Message> {
-    use std::borrow::Cow;
-
-    #[derive(Deserialize)]
-    struct Envelope<'a> {
-        #[serde(borrow)]
-        jsonrpc: Option<Cow<'a, str>>,
-        #[serde(default, deserialize_with = "present")]
-        id: Option<Value>,
-        #[serde(borrow)]
-        method: Option<Cow<'a, str>>,
-        // `null` or a scalar fails the read (the tree path's error).
-        #[serde(default, deserialize_with = "present")]
-        params: Option<Params>,
-    }
-
     // A struct also reads from a JSON array: only an object is a message here.
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return None;

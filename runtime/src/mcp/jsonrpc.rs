@@ -84,6 +84,33 @@ pub struct Meta {
     pub progress_token: Option<Value>,
 }
 
+/// The members a hand-written reader knows (`Meta`, `Envelope`), named by
+/// a key read without copying it.
+trait Members {
+    fn named(key: &str) -> Self;
+}
+
+/// A member's key, read as the reader's `K`.
+struct MemberKey<K>(K);
+
+impl<'de, K: Members> Deserialize<'de> for MemberKey<K> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<MemberKey<K>, D::Error> {
+        struct Visit<K>(std::marker::PhantomData<K>);
+        impl<K: Members> serde::de::Visitor<'_> for Visit<K> {
+            type Value = MemberKey<K>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<MemberKey<K>, E> {
+                Ok(MemberKey(K::named(key)))
+            }
+        }
+        d.deserialize_str(Visit(std::marker::PhantomData))
+    }
+}
+
 /// `_meta` read from an object (anything else fails the read): each member
 /// it names kept as sent (`null` too), the others skipped, a member sent
 /// twice an error (the message is then read as a tree, which keeps the
@@ -100,27 +127,15 @@ impl<'de> Deserialize<'de> for Meta {
             ProgressToken,
             Other,
         }
-        impl<'de> Deserialize<'de> for Key {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
-                struct Visit;
-                impl serde::de::Visitor<'_> for Visit {
-                    type Value = Key;
-
-                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                        f.write_str("a member name")
-                    }
-
-                    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Key, E> {
-                        Ok(match key {
-                            "io.modelcontextprotocol/protocolVersion" => Key::Version,
-                            "io.modelcontextprotocol/clientCapabilities" => Key::Capabilities,
-                            "io.modelcontextprotocol/logLevel" => Key::LogLevel,
-                            "progressToken" => Key::ProgressToken,
-                            _ => Key::Other,
-                        })
-                    }
+        impl Members for Key {
+            fn named(key: &str) -> Key {
+                match key {
+                    "io.modelcontextprotocol/protocolVersion" => Key::Version,
+                    "io.modelcontextprotocol/clientCapabilities" => Key::Capabilities,
+                    "io.modelcontextprotocol/logLevel" => Key::LogLevel,
+                    "progressToken" => Key::ProgressToken,
+                    _ => Key::Other,
                 }
-                d.deserialize_str(Visit)
             }
         }
 
@@ -134,7 +149,7 @@ impl<'de> Deserialize<'de> for Meta {
 
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Meta, A::Error> {
                 let mut meta = Meta::default();
-                while let Some(key) = map.next_key()? {
+                while let Some(MemberKey(key)) = map.next_key()? {
                     let slot = match key {
                         Key::Version => &mut meta.version,
                         Key::Capabilities => &mut meta.capabilities,
@@ -356,27 +371,15 @@ impl<'de> Deserialize<'de> for Envelope<'de> {
             Params,
             Other,
         }
-        impl<'de> Deserialize<'de> for Key {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
-                struct Visit;
-                impl serde::de::Visitor<'_> for Visit {
-                    type Value = Key;
-
-                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                        f.write_str("a member name")
-                    }
-
-                    fn visit_str<E: Error>(self, key: &str) -> Result<Key, E> {
-                        Ok(match key {
-                            "jsonrpc" => Key::Jsonrpc,
-                            "id" => Key::Id,
-                            "method" => Key::Method,
-                            "params" => Key::Params,
-                            _ => Key::Other,
-                        })
-                    }
+        impl Members for Key {
+            fn named(key: &str) -> Key {
+                match key {
+                    "jsonrpc" => Key::Jsonrpc,
+                    "id" => Key::Id,
+                    "method" => Key::Method,
+                    "params" => Key::Params,
+                    _ => Key::Other,
                 }
-                d.deserialize_str(Visit)
             }
         }
 
@@ -432,7 +435,7 @@ impl<'de> Deserialize<'de> for Envelope<'de> {
                     true => Err(A::Error::custom("a member sent twice")),
                     false => Ok(()),
                 };
-                while let Some(key) = map.next_key()? {
+                while let Some(MemberKey(key)) = map.next_key()? {
                     match key {
                         Key::Jsonrpc | Key::Method => {
                             let (at, slot) = match key {
